@@ -1,0 +1,37 @@
+"""sggic: semantics-guided generative image compression.
+
+The public API is lazy so that importing :mod:`sggic` loads no model and starts no
+process::
+
+    import sggic
+    data = sggic.encode("photo.jpg", bpp=0.03)      # -> bytes of a .sgc file
+    image = sggic.decode(data)                       # -> PIL.Image.Image
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["encode", "decode", "info", "Semantics", "SggicError", "__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .errors import SggicError
+    from .pipeline import decode, encode, info
+    from .semantics.schema import Semantics
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("encode", "decode", "info"):
+        from . import pipeline
+
+        return getattr(pipeline, name)
+    if name == "Semantics":
+        from .semantics.schema import Semantics
+
+        return Semantics
+    if name == "SggicError":
+        from .errors import SggicError
+
+        return SggicError
+    raise AttributeError(f"module 'sggic' has no attribute {name!r}")

@@ -1,0 +1,39 @@
+"""The 2x restorer interface: base-layer pixels in, twice-as-large pixels out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RestoreContext:
+    """What the decoder knows when it restores.
+
+    codec_id/quality come from the .sgc header (the base codec and the quality rate
+    control picked), prompt is the global description (may be empty), steps/guidance
+    are the adaptive settings (diffusion restorers use them; others may ignore them),
+    seed makes any sampling reproducible.
+    """
+
+    codec_id: int = 0
+    quality: int = 0
+    prompt: str = ""
+    steps: int = 0
+    guidance: float = 0.0
+    seed: int = 0
+
+
+class Restorer(ABC):
+    """Upscales a decoded base layer by exactly 2x.
+
+    ``restore`` takes an ``(h, w, 3)`` uint8 RGB array and returns ``(2h, 2w, 3)`` uint8.
+    Implementations must be deterministic and must bound their memory (tile large input).
+    """
+
+    name: str = "?"
+
+    @abstractmethod
+    def restore(self, base: np.ndarray, ctx: RestoreContext) -> np.ndarray: ...

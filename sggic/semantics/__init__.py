@@ -1,0 +1,1 @@
+"""Structured semantics: schema, text coding and (in the full profile) the VLM encoder."""
