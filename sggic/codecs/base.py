@@ -1,0 +1,43 @@
+"""The base-layer codec interface.
+
+A base codec turns the half-resolution RGB image into the smallest payload it can and
+back. It stores only what its decoder cannot rebuild: anything derivable from
+``(width, height, quality)`` (parameter sets, container boxes) is regenerated on decode.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Sequence
+
+import numpy as np
+
+
+class BaseCodec(ABC):
+    """One conventional (or learned) image codec behind a tiny contract.
+
+    * ``name``: the command-line name (``--base NAME``).
+    * ``codec_id``: frozen integer written in .sgc headers; never reuse or renumber.
+    * ``qualities()``: the codec's native quality settings ordered from the smallest
+      file to the largest (for VVC: qp 63, 62, ..., 0). Rate control searches this list.
+    * ``encode(rgb, quality) -> bytes``: ``rgb`` is ``(h, w, 3)`` uint8.
+    * ``decode(payload, width, height, quality) -> (height, width, 3) uint8``: must be
+      deterministic; raises :class:`sggic.errors.BitstreamError` on a bad payload.
+    * ``check_available()``: raises :class:`sggic.errors.BackendUnavailable` with an
+      actionable one-line message when the backend cannot run here.
+    """
+
+    name: str = "?"
+    codec_id: int = 0
+
+    @abstractmethod
+    def qualities(self) -> Sequence[int]: ...
+
+    @abstractmethod
+    def encode(self, rgb: np.ndarray, quality: int) -> bytes: ...
+
+    @abstractmethod
+    def decode(self, payload: bytes, width: int, height: int, quality: int) -> np.ndarray: ...
+
+    def check_available(self) -> None:  # pragma: no cover - trivial default
+        return None
