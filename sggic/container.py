@@ -1,0 +1,198 @@
+"""The .sgc file format (docs/format.md): magic, version, then checked sections.
+
+Every byte counts at 0.02 bpp (655 bytes for 512x512), so the framing is small:
+LEB128 varints, a 1-byte section type, and a CRC-16 per section. Every field that
+could make the reader allocate is bounded before use.
+"""
+
+from __future__ import annotations
+
+import binascii
+from dataclasses import dataclass, field
+
+from .errors import BitstreamError
+
+MAGIC = b"SGC"
+VERSION = 1
+
+# Section types (frozen). Types >= 0x80 are ancillary: a reader skips unknown ones.
+SEC_HEADER = 0x01
+SEC_BASE = 0x02
+SEC_SEMANTICS = 0x03
+SECTION_NAMES = {SEC_HEADER: "header", SEC_BASE: "base", SEC_SEMANTICS: "semantics"}
+
+# Header flag bits (frozen).
+FLAG_GRAYSCALE = 0x01  # the source was grayscale: decode to a 1-channel image
+FLAG_FIXED = 0x02  # decoder uses fixed settings instead of the adaptive stage
+FLAG_SEMANTICS = 0x04  # a semantics section is present (so truncation before it is caught)
+_KNOWN_FLAGS = FLAG_GRAYSCALE | FLAG_FIXED | FLAG_SEMANTICS
+
+MAX_SIDE = 65535
+MAX_PIXELS = 100_000_000
+MAX_SECTION_BYTES = 1 << 24
+MAX_FILE_BYTES = 1 << 26
+_MAX_VARINT_BYTES = 5
+
+
+@dataclass(frozen=True)
+class Header:
+    """Everything the decoder needs besides the section payloads."""
+
+    width: int
+    height: int
+    codec_id: int
+    quality: int
+    flags: int = 0
+    restorer_id: int = 0  # 0: the decoder's default restorer
+    seed: int = 0
+
+    @property
+    def grayscale(self) -> bool:
+        return bool(self.flags & FLAG_GRAYSCALE)
+
+    @property
+    def fixed(self) -> bool:
+        return bool(self.flags & FLAG_FIXED)
+
+    @property
+    def base_size(self) -> tuple[int, int]:
+        """(width, height) of the half-resolution base layer."""
+        return (self.width + 1) // 2, (self.height + 1) // 2
+
+
+@dataclass
+class SgcFile:
+    header: Header
+    base: bytes
+    semantics: bytes | None = None
+    section_sizes: dict[str, int] = field(default_factory=dict)  # framed bytes per section
+
+
+def _varint(n: int) -> bytes:
+    if n < 0:
+        raise ValueError("varint must be non-negative")
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _read_varint(buf: bytes, pos: int, what: str) -> tuple[int, int]:
+    n = 0
+    for i in range(_MAX_VARINT_BYTES):
+        if pos + i >= len(buf):
+            raise BitstreamError(f"truncated .sgc file (inside {what})")
+        b = buf[pos + i]
+        n |= (b & 0x7F) << (7 * i)
+        if not b & 0x80:
+            return n, pos + i + 1
+    raise BitstreamError(f"corrupt .sgc file (overlong number in {what})")
+
+
+def _section(kind: int, payload: bytes) -> bytes:
+    if len(payload) > MAX_SECTION_BYTES:
+        raise ValueError("section too large")
+    body = bytes([kind]) + _varint(len(payload)) + payload
+    return body + binascii.crc_hqx(body, 0xFFFF).to_bytes(2, "big")
+
+
+def _check_header(h: Header) -> None:
+    if not (1 <= h.width <= MAX_SIDE and 1 <= h.height <= MAX_SIDE):
+        raise BitstreamError(f"corrupt .sgc header (image size {h.width}x{h.height})")
+    if h.width * h.height > MAX_PIXELS:
+        raise BitstreamError(f"image too large ({h.width}x{h.height} > {MAX_PIXELS} pixels)")
+    if h.flags & ~_KNOWN_FLAGS:
+        raise BitstreamError("unsupported .sgc header flags (file from a newer sggic?)")
+    if not (0 <= h.codec_id <= 255 and 0 <= h.restorer_id <= 255):
+        raise BitstreamError("corrupt .sgc header (id out of range)")
+
+
+def encode_header(h: Header) -> bytes:
+    return (
+        _varint(h.width)
+        + _varint(h.height)
+        + bytes([h.codec_id])
+        + _varint(h.quality)
+        + bytes([h.flags, h.restorer_id])
+        + _varint(h.seed)
+    )
+
+
+def decode_header(p: bytes) -> Header:
+    pos = 0
+    width, pos = _read_varint(p, pos, "header")
+    height, pos = _read_varint(p, pos, "header")
+    if pos >= len(p):
+        raise BitstreamError("corrupt .sgc header (too short)")
+    codec_id = p[pos]
+    quality, pos = _read_varint(p, pos + 1, "header")
+    if pos + 2 > len(p):
+        raise BitstreamError("corrupt .sgc header (too short)")
+    flags, restorer_id = p[pos], p[pos + 1]
+    seed, pos = _read_varint(p, pos + 2, "header")
+    if pos != len(p):
+        raise BitstreamError("corrupt .sgc header (trailing bytes)")
+    h = Header(width, height, codec_id, quality, flags, restorer_id, seed)
+    _check_header(h)
+    return h
+
+
+def write(header: Header, base: bytes, semantics: bytes | None = None) -> bytes:
+    """Assemble a complete .sgc file."""
+    flags = header.flags & ~FLAG_SEMANTICS
+    if semantics is not None:
+        flags |= FLAG_SEMANTICS
+    header = Header(header.width, header.height, header.codec_id, header.quality, flags,
+                    header.restorer_id, header.seed)
+    _check_header(header)
+    out = MAGIC + bytes([VERSION]) + _section(SEC_HEADER, encode_header(header))
+    out += _section(SEC_BASE, base)
+    if semantics is not None:
+        out += _section(SEC_SEMANTICS, semantics)
+    return out
+
+
+def read(data: bytes) -> SgcFile:
+    """Parse and verify a .sgc file; BitstreamError with one line on any problem."""
+    if len(data) > MAX_FILE_BYTES:
+        raise BitstreamError(f"file too large for .sgc ({len(data)} bytes)")
+    if len(data) < len(MAGIC) + 1 or data[: len(MAGIC)] != MAGIC:
+        raise BitstreamError("not an .sgc file (bad magic)")
+    if data[len(MAGIC)] != VERSION:
+        raise BitstreamError(f"unsupported .sgc version {data[len(MAGIC)]} (this sggic reads {VERSION})")
+    pos = len(MAGIC) + 1
+    sections: dict[int, bytes] = {}
+    sizes: dict[str, int] = {"magic+version": pos}
+    while pos < len(data):
+        start = pos
+        kind = data[pos]
+        length, pos = _read_varint(data, pos + 1, "section length")
+        if length > MAX_SECTION_BYTES or pos + length + 2 > len(data):
+            raise BitstreamError("truncated or corrupt .sgc file (section length past end of file)")
+        payload = data[pos : pos + length]
+        crc = int.from_bytes(data[pos + length : pos + length + 2], "big")
+        if binascii.crc_hqx(data[start : pos + length], 0xFFFF) != crc:
+            name = SECTION_NAMES.get(kind, f"0x{kind:02x}")
+            raise BitstreamError(f"corrupt .sgc file (checksum mismatch in {name} section)")
+        pos += length + 2
+        if kind in sections:
+            raise BitstreamError("corrupt .sgc file (duplicate section)")
+        if kind not in SECTION_NAMES and kind < 0x80:
+            raise BitstreamError(f"unsupported .sgc section type 0x{kind:02x}")
+        if not sections and kind != SEC_HEADER:
+            raise BitstreamError("corrupt .sgc file (header section must come first)")
+        sections[kind] = payload
+        label = SECTION_NAMES.get(kind, f"ancillary 0x{kind:02x}")
+        sizes[label] = pos - start
+    if SEC_HEADER not in sections:
+        raise BitstreamError("truncated .sgc file (no header)")
+    header = decode_header(sections[SEC_HEADER])
+    if SEC_BASE not in sections:
+        raise BitstreamError("truncated .sgc file (no base layer)")
+    has_sem = SEC_SEMANTICS in sections
+    if has_sem != bool(header.flags & FLAG_SEMANTICS):
+        raise BitstreamError("truncated or corrupt .sgc file (semantics section missing)")
+    return SgcFile(header, sections[SEC_BASE], sections.get(SEC_SEMANTICS), sizes)

@@ -1,0 +1,177 @@
+"""Reading the images users really have, and writing outputs atomically.
+
+Input policy (docs/format.md, "Input images"):
+* EXIF orientation is applied, so the stored image is upright.
+* An embedded ICC profile is converted to sRGB; untagged images are taken as sRGB.
+* Grayscale stays grayscale (flagged in the header; decodes to a 1-channel image).
+* 16-bit samples are reduced to 8 bits (rounding), since the base codecs are 8-bit here.
+* Alpha is not stored: transparent pixels are composited over white, and a note says so.
+* Images above MAX_PIXELS are refused before their pixels are decoded.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .container import MAX_PIXELS, MAX_SIDE
+from .errors import InputError
+
+
+@dataclass
+class LoadedImage:
+    rgb: np.ndarray  # (h, w, 3) uint8, sRGB
+    grayscale: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def _register_heif() -> None:
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    except ImportError:  # HEIC input then simply is not recognised
+        pass
+
+
+def _to_srgb(im, notes: list[str]):
+    from PIL import ImageCms
+
+    icc = im.info.get("icc_profile")
+    if not icc:
+        return im
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        desc = (ImageCms.getProfileDescription(src) or "").strip()
+        if "srgb" in desc.lower():
+            return im
+        if im.mode not in ("RGB", "L", "CMYK"):
+            im = im.convert("RGB")
+        # gray and CMYK sources convert to RGB; a neutral gray stays neutral
+        im = ImageCms.profileToProfile(im, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
+        notes.append(f"converted ICC profile '{desc or 'unnamed'}' to sRGB")
+    except (ImageCms.PyCMSError, OSError, ValueError) as e:
+        notes.append(f"ignored an unusable ICC profile ({e})")
+    return im
+
+
+def _flatten(im, notes: list[str]):
+    from PIL import Image
+
+    has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        im.mode == "P" and "transparency" in im.info
+    )
+    if not has_alpha:
+        return im
+    rgba = im.convert("RGBA")
+    alpha = np.asarray(rgba)[..., 3]
+    if alpha.min() < 255:
+        notes.append("alpha channel not stored: transparent pixels composited over white")
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    gray = im.mode in ("LA", "La")
+    out = Image.alpha_composite(white, rgba).convert("RGB")
+    return out.convert("L") if gray else out
+
+
+def _pixels(im) -> tuple[np.ndarray, bool]:
+    """8-bit RGB pixels and whether the source is grayscale."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        a = np.asarray(im).astype(np.float64)
+        a = np.clip(np.round(a / 257.0), 0, 255).astype(np.uint8)
+        return np.repeat(a[..., None], 3, axis=2), True
+    if im.mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        scale = 255.0 if a.max() <= 1.0 else 1.0
+        a = np.clip(np.round(a * scale), 0, 255).astype(np.uint8)
+        return np.repeat(a[..., None], 3, axis=2), True
+    if im.mode in ("1", "L"):
+        a = np.asarray(im.convert("L"))
+        return np.repeat(a[..., None], 3, axis=2), True
+    if im.mode != "RGB":
+        im = im.convert("RGB")
+    a = np.asarray(im)
+    if a.dtype != np.uint8:
+        a = np.clip(np.round(a / 257.0), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(a), False
+
+
+def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedImage:
+    """Read an image file into sRGB 8-bit pixels, or raise InputError in one line."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    _register_heif()
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"no such file: {p}")
+    if p.is_dir():
+        raise InputError(f"{p} is a directory, not an image")
+    notes: list[str] = []
+    try:
+        with Image.open(p) as im:
+            w, h = im.size
+            if w < 1 or h < 1:
+                raise InputError(f"{p}: empty image")
+            if w > MAX_SIDE or h > MAX_SIDE or w * h > max_pixels:
+                raise InputError(
+                    f"{p}: {w}x{h} is too large (limit {max_pixels} pixels, {MAX_SIDE} per side); downscale or crop it first"
+                )
+            if getattr(im, "n_frames", 1) > 1:
+                notes.append("multi-frame image: only the first frame is coded")
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            if im.mode == "CMYK" and not im.info.get("icc_profile"):
+                im = im.convert("RGB")
+            im = _to_srgb(im, notes)
+            im = _flatten(im, notes)
+            rgb, gray = _pixels(im)
+    except InputError:
+        raise
+    except UnidentifiedImageError:
+        raise InputError(f"{p}: not an image file sggic can read") from None
+    except Image.DecompressionBombError:
+        raise InputError(f"{p}: image too large (decompression bomb guard)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise InputError(f"{p}: cannot read image ({e})") from None
+    if gray:
+        notes.append("grayscale image: stored and decoded as grayscale")
+    return LoadedImage(rgb, gray, notes)
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write bytes so that a failure never leaves a partial file at ``path``."""
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"output folder does not exist: {parent}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
+            ".tiff": "TIFF", ".bmp": "BMP", ".ppm": "PPM"}
+
+
+def save_image(image, path: str | os.PathLike) -> None:
+    """Save a PIL image atomically; the format follows the extension (PNG if none)."""
+    p = Path(path)
+    fmt = _FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise InputError(f"unsupported output extension {p.suffix!r}; use one of {', '.join(sorted(_FORMATS))}")
+    buf = io.BytesIO()
+    kwargs = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    image.save(buf, fmt, **kwargs)
+    atomic_write(p, buf.getvalue())
