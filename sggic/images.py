@@ -39,6 +39,9 @@ def _register_heif() -> None:
         pass
 
 
+_SRGB_NAMES = {"sRGB IEC61966-2.1", "sRGB IEC61966-2-1", "sRGB built-in", "sRGB"}
+
+
 def _to_srgb(im, notes: list[str]):
     from PIL import ImageCms
 
@@ -48,7 +51,7 @@ def _to_srgb(im, notes: list[str]):
     try:
         src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         desc = (ImageCms.getProfileDescription(src) or "").strip()
-        if "srgb" in desc.lower():
+        if desc in _SRGB_NAMES:  # skip the no-op transform (and its rounding)
             return im
         if im.mode not in ("RGB", "L", "CMYK"):
             im = im.convert("RGB")
