@@ -1,0 +1,163 @@
+"""H.266/VVC intra base layer through imageio-ffmpeg's static ffmpeg (libvvenc + native decoder).
+
+Why this shape: at 0.01-0.05 bpp the coded picture is often 40-700 bytes while the
+access unit delimiter, SPS and PPS plus start codes add ~185 more. Those headers depend
+only on the encoder settings and the (padded) picture size, which the decoder knows, so
+the payload keeps only the slice (and ALF/LMCS APS units when present) in a compact
+framing, and the decoder regenerates the parameter sets by encoding a flat picture with
+identical settings. The encoder checks that the regenerated sets are byte-identical and
+stores the real ones otherwise (see docs/codecs.md, "VVC payload").
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import BitstreamError, InputError
+from . import _nal
+from ._ffmpeg import ffmpeg_exe, run_ffmpeg
+from ._pixels import check_rgb, check_size, pad_edge, padded_size, rgb_to_yuv420p10, yuv420p10_to_rgb
+from .base import BaseCodec
+
+PRESET = "fast"  # chosen by measured rate-distortion vs encode time, docs/codecs.md
+THREADS = 1  # output is identical for any count; 1 is fastest at 256x256 on 2 cores
+PRESETS = ("faster", "fast", "medium", "slow", "slower")
+PAD_MULTIPLE, MIN_SIZE = 8, 16  # libvvenc refuses pictures below 16 and needs 8-aligned CTUs
+QP_MIN, QP_MAX = 20, 63
+
+# Framing of the payload: a sequence of items, parsed until the payload ends.
+#   lead byte >= 0xC0     -> the rest is the body of an IDR slice whose 2-byte NAL header is
+#                            IMPLICIT_SLICE_HEADER (must be the last item). Every picture
+#                            vvenc codes here starts its slice header with the bits
+#                            sh_picture_header_in_slice_header_flag=1, ph_gdr_or_irap_pic_flag=1.
+#   lead byte 1..0xBF     -> a NAL unit of that many bytes whose first header byte is 0x00
+#                            (layer 0); the lead byte replaces that header byte.
+#   lead byte 0x00        -> uvarint length, then the whole NAL unit (anything else).
+# If no SPS is among the items the decoder prepends the regenerated parameter sets.
+IMPLICIT_SLICE_HEADER = b"\x00\x39"  # nal_unit_type 7 (IDR_W_RADL), temporal id 0
+_IMPLICIT_MIN = 0xC0
+
+
+def _encoder_args(width: int, height: int, qp: int, preset: str) -> list[str]:
+    return [
+        "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-s", f"{width}x{height}", "-i", "-",
+        "-threads", str(THREADS), "-c:v", "libvvenc", "-preset", preset, "-qp", str(qp),
+        "-frames:v", "1", "-f", "vvc", "-",
+    ]  # fmt: skip
+
+
+def _encode_stream(yuv: bytes, width: int, height: int, qp: int, preset: str) -> bytes:
+    return run_ffmpeg(_encoder_args(width, height, qp, preset), yuv, InputError, "VVC encoding failed")
+
+
+@lru_cache(maxsize=32)
+def template_parameter_sets(width: int, height: int, qp: int, preset: str = PRESET) -> tuple[bytes, ...]:
+    """The parameter-set NAL units libvvenc writes for a padded size, qp and preset.
+
+    Rebuilt by coding a flat grey picture with exactly the encoder's settings: the sets
+    do not depend on the picture content. Cached per (w, h, qp, preset) for this process.
+    """
+    grey = np.full((height, width, 3), 128, np.uint8)
+    stream = _encode_stream(rgb_to_yuv420p10(grey), width, height, qp, preset)
+    return tuple(n for n in _nal.split_annexb(stream) if _nal.nal_type(n) in _nal.PARAMETER_SETS)
+
+
+def pack_nals(nals: Sequence[bytes]) -> bytes:
+    """The compact framing described above for the NAL units to keep (VCL last)."""
+    out = bytearray()
+    for i, nal in enumerate(nals):
+        last = i == len(nals) - 1
+        if last and nal[:2] == IMPLICIT_SLICE_HEADER and len(nal) > 2 and nal[2] >= _IMPLICIT_MIN:
+            out += nal[2:]
+        elif nal[0] == 0 and 2 <= len(nal) < _IMPLICIT_MIN:
+            out.append(len(nal))
+            out += nal[1:]
+        else:
+            out += b"\x00" + _nal.encode_uvarint(len(nal)) + nal
+    return bytes(out)
+
+
+def unpack_nals(payload: bytes) -> list[bytes]:
+    """Inverse of :func:`pack_nals`; BitstreamError on a malformed framing."""
+    nals: list[bytes] = []
+    pos = 0
+    while pos < len(payload):
+        lead = payload[pos]
+        if lead >= _IMPLICIT_MIN:
+            nals.append(IMPLICIT_SLICE_HEADER + payload[pos:])
+            break
+        if lead:
+            end = pos + lead
+            nal = b"\x00" + payload[pos + 1 : end]
+        else:
+            try:
+                size, start = _nal.decode_uvarint(payload, pos + 1)
+            except ValueError:
+                raise BitstreamError("VVC payload truncated (length field)") from None
+            end = start + size
+            nal = payload[start:end]
+        if end > len(payload) or len(nal) < 2:
+            raise BitstreamError("VVC payload truncated (NAL unit cut short)")
+        nals.append(nal)
+        pos = end
+    if not nals or not _nal.is_vcl(nals[-1]):
+        raise BitstreamError("VVC payload has no coded slice")
+    return nals
+
+
+def _check_qp(qp: int, error: type[Exception]) -> int:
+    if not isinstance(qp, (int, np.integer)) or not 0 <= int(qp) <= QP_MAX:
+        raise error(f"VVC quality must be a qp in 0..{QP_MAX}, got {qp!r}")
+    return int(qp)
+
+
+class VVCCodec(BaseCodec):
+    """libvvenc intra coding at a fixed qp; 10-bit 4:2:0, colour conversion done in numpy."""
+
+    name = "vvc"
+    codec_id = 1
+
+    def __init__(self, preset: str = PRESET) -> None:
+        # The preset is not stored in the payload: files must be decoded with the preset
+        # they were encoded with. Only the default is used by .sgc files; others are for
+        # measurements (sggic.codecs._measure).
+        if preset not in PRESETS:
+            raise InputError(f"unknown libvvenc preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+        self.preset = preset
+
+    def qualities(self) -> Sequence[int]:
+        return tuple(range(QP_MAX, QP_MIN - 1, -1))
+
+    def check_available(self) -> None:
+        ffmpeg_exe()
+
+    def encode(self, rgb: np.ndarray, quality: int) -> bytes:
+        qp = _check_qp(quality, InputError)
+        img = check_rgb(rgb)
+        h, w = img.shape[:2]
+        pw, ph = padded_size(w, h, PAD_MULTIPLE, MIN_SIZE)
+        stream = _encode_stream(rgb_to_yuv420p10(pad_edge(img, pw, ph)), pw, ph, qp, self.preset)
+        nals = [n for n in _nal.split_annexb(stream) if _nal.nal_type(n) not in _nal.DROPPABLE]
+        sets = tuple(n for n in nals if _nal.nal_type(n) in _nal.PARAMETER_SETS)
+        rest = [n for n in nals if _nal.nal_type(n) not in _nal.PARAMETER_SETS]
+        if sets == template_parameter_sets(pw, ph, qp, self.preset) and any(_nal.nal_type(n) == _nal.SPS for n in sets):
+            return pack_nals(rest)
+        return pack_nals(nals)  # fallback: the decoder could not rebuild them, keep them
+
+    def decode(self, payload: bytes, width: int, height: int, quality: int) -> np.ndarray:
+        qp = _check_qp(quality, BitstreamError)
+        check_size(width, height)
+        nals = unpack_nals(bytes(payload))
+        pw, ph = padded_size(width, height, PAD_MULTIPLE, MIN_SIZE)
+        if not any(_nal.nal_type(n) == _nal.SPS for n in nals):
+            nals = [*template_parameter_sets(pw, ph, qp, self.preset), *nals]
+        args = ["-threads", "1", "-f", "vvc", "-i", "-", "-frames:v", "1",
+                "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-"]  # fmt: skip
+        raw = run_ffmpeg(args, _nal.join_annexb(nals), BitstreamError, "corrupt VVC payload")
+        expected = pw * ph * 3 // 2 * 2
+        if len(raw) != expected:
+            raise BitstreamError(f"corrupt VVC payload: decoded {len(raw)} bytes, expected {expected}")
+        return np.ascontiguousarray(yuv420p10_to_rgb(raw, pw, ph)[:height, :width])
