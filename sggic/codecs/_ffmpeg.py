@@ -7,12 +7,14 @@ traceback or ffmpeg's multi-line log to the user, (c) say which error class appl
 
 from __future__ import annotations
 
+import re
 import subprocess
 from functools import lru_cache
 
 from ..errors import BackendUnavailable, SggicError
 
 TIMEOUT_S = 120.0
+_PREFIX = re.compile(r"^(\[[^\]]*\]\s*)+")  # ffmpeg's "[vvc @ 0x55...] " context tags
 
 
 @lru_cache(maxsize=1)
@@ -29,7 +31,7 @@ def ffmpeg_exe() -> str:
 
 
 def run_ffmpeg(args: list[str], stdin: bytes, error: type[SggicError], what: str) -> bytes:
-    """Run ``ffmpeg -nostdin-like args`` feeding ``stdin``; its stdout, or ``error(what: ...)``."""
+    """Run ffmpeg with ``args`` feeding ``stdin``; its stdout, or ``error("what: first log line")``."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostats", *args]
     try:
         proc = subprocess.run(cmd, input=stdin, capture_output=True, timeout=TIMEOUT_S, check=False)
@@ -39,6 +41,6 @@ def run_ffmpeg(args: list[str], stdin: bytes, error: type[SggicError], what: str
         raise BackendUnavailable(f"cannot run ffmpeg ({exc.strerror or exc}); reinstall imageio-ffmpeg") from None
     if proc.returncode != 0:
         lines = [ln.strip() for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
-        detail = lines[0] if lines else f"exit status {proc.returncode}"
+        detail = _PREFIX.sub("", lines[0]) if lines else f"exit status {proc.returncode}"
         raise error(f"{what}: {detail[:200]}")
     return proc.stdout

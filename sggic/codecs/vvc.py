@@ -138,8 +138,18 @@ class VVCCodec(BaseCodec):
         qp = _check_qp(quality, InputError)
         img = check_rgb(rgb)
         h, w = img.shape[:2]
+        return self.compact(self.annexb_stream(img, qp), w, h, qp)
+
+    def annexb_stream(self, rgb: np.ndarray, qp: int) -> bytes:
+        """The plain .266 stream libvvenc writes for the padded image (for measurements)."""
+        img = check_rgb(rgb)
+        h, w = img.shape[:2]
         pw, ph = padded_size(w, h, PAD_MULTIPLE, MIN_SIZE)
-        stream = _encode_stream(rgb_to_yuv420p10(pad_edge(img, pw, ph)), pw, ph, qp, self.preset)
+        return _encode_stream(rgb_to_yuv420p10(pad_edge(img, pw, ph)), pw, ph, _check_qp(qp, InputError), self.preset)
+
+    def compact(self, stream: bytes, width: int, height: int, qp: int) -> bytes:
+        """The payload for a stream: drop AUD/SEI, drop parameter sets the decoder rebuilds."""
+        pw, ph = padded_size(width, height, PAD_MULTIPLE, MIN_SIZE)
         nals = [n for n in _nal.split_annexb(stream) if _nal.nal_type(n) not in _nal.DROPPABLE]
         sets = tuple(n for n in nals if _nal.nal_type(n) in _nal.PARAMETER_SETS)
         rest = [n for n in nals if _nal.nal_type(n) not in _nal.PARAMETER_SETS]
@@ -154,7 +164,8 @@ class VVCCodec(BaseCodec):
         pw, ph = padded_size(width, height, PAD_MULTIPLE, MIN_SIZE)
         if not any(_nal.nal_type(n) == _nal.SPS for n in nals):
             nals = [*template_parameter_sets(pw, ph, qp, self.preset), *nals]
-        args = ["-threads", "1", "-f", "vvc", "-i", "-", "-frames:v", "1",
+        # -xerror: without it ffmpeg conceals a damaged slice and exits 0
+        args = ["-xerror", "-threads", "1", "-f", "vvc", "-i", "-", "-frames:v", "1",
                 "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-"]  # fmt: skip
         raw = run_ffmpeg(args, _nal.join_annexb(nals), BitstreamError, "corrupt VVC payload")
         expected = pw * ph * 3 // 2 * 2
