@@ -43,3 +43,10 @@ class _DataOnlyUnpickler(pickle.Unpickler):
 def load_data_pickle(path: Path) -> object:
     """Load a pickle that may contain only builtin containers, strings and numbers."""
     return _DataOnlyUnpickler(io.BytesIO(path.read_bytes())).load()
+
+
+def require(metric: str, *modules: str) -> None:
+    """BackendUnavailable unless every module can be found (found, not imported: cheap)."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise BackendUnavailable(f"{metric} unavailable: missing Python module(s) {', '.join(missing)}")

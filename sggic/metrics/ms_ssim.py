@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import BackendUnavailable
+from ._assets import require
 from ._checks import check_pair
 
 MIN_SIDE = 161  # (win_size - 1) * 2**(levels - 1) + 1
 
 
 def check(name: str) -> None:
-    try:
-        import pytorch_msssim  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise BackendUnavailable(f"{name} unavailable: needs torch and pytorch-msssim ({exc})") from None
+    require(name, "torch", "pytorch_msssim")
 
 
 def compute(ref: np.ndarray, img: np.ndarray) -> float:
@@ -33,7 +29,7 @@ def compute(ref: np.ndarray, img: np.ndarray) -> float:
     from pytorch_msssim import ms_ssim
 
     def tensor(a: np.ndarray) -> "torch.Tensor":
-        return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))).to(torch.float64)[None]
+        return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))).to(torch.float32)[None]
 
     with torch.no_grad():
         value = ms_ssim(tensor(ref), tensor(img), data_range=255.0, size_average=True)

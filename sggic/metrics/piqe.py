@@ -6,23 +6,22 @@ metric is reported unavailable, not replaced. Lower is better, 0-100.
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 
 from ..errors import BackendUnavailable
+from ._assets import require
 from ._checks import check_image, finite
 
 MIN_SIDE = 16  # one PIQE block
 
 
 def check(name: str) -> None:
-    try:
-        import pypiqe  # noqa: F401
-    except ImportError as exc:
-        missing = getattr(exc, "name", None) or str(exc)
-        raise BackendUnavailable(
-            f"{name} unavailable: pypiqe cannot be imported (missing {missing}; "
-            "pypiqe needs opencv-python-headless)"
-        ) from None
+    if importlib.util.find_spec("cv2") is None:
+        raise BackendUnavailable(f"{name} unavailable: pypiqe needs OpenCV (cv2); "
+                                 "install opencv-python-headless")
+    require(name, "pypiqe")
 
 
 def compute(img: np.ndarray) -> float:

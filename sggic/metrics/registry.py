@@ -127,7 +127,10 @@ class Metric:
             raise InputError(f"{self.info.name} takes {want} image(s) as {usage}, got {len(images)}")
         mod = self._module()
         mod.check(self.info.name)
-        return float(mod.compute(*images))
+        try:
+            return float(mod.compute(*images))
+        except ImportError as exc:  # found but broken backend (e.g. a failing native lib)
+            raise BackendUnavailable(f"{self.info.name} unavailable: {exc}") from None
 
 
 def get_metric(name: str) -> Metric:

@@ -12,17 +12,14 @@ import io
 
 import numpy as np
 
-from ..errors import BackendUnavailable
+from ._assets import require
 from ._checks import check_pair
 
 MIN_SIDE = 8  # the package stops adding scales below 8 pixels; below that it has none
 
 
 def check(name: str) -> None:
-    try:
-        import ssimulacra2  # noqa: F401
-    except ImportError as exc:
-        raise BackendUnavailable(f"{name} unavailable: needs the 'ssimulacra2' package ({exc})") from None
+    require(name, "ssimulacra2", "PIL")
 
 
 def _png(a: np.ndarray) -> io.BytesIO:
