@@ -78,17 +78,6 @@ def _shape_from_ratio(r: float) -> float:
     return float(np.interp(r, _ratio_table(), _SHAPES))
 
 
-def fit_ggd(x: np.ndarray) -> tuple[float, float]:
-    """Zero-mean generalised Gaussian by moment matching: (shape, variance)."""
-    x = x.ravel()
-    var = float(np.mean(x * x))
-    mean_abs = float(np.mean(np.abs(x)))
-    if var == 0.0:
-        return float("nan"), 0.0
-    # E|x|^2 / E[x^2] = Gamma(2/a)^2 / (Gamma(1/a) Gamma(3/a))
-    return _shape_from_ratio(mean_abs * mean_abs / var), var
-
-
 def fit_aggd(x: np.ndarray, zero_right: bool = False) -> tuple[float, float, float, float]:
     """Asymmetric GGD by moment matching: (shape, mean, left variance, right variance).
 
@@ -112,14 +101,6 @@ def fit_aggd(x: np.ndarray, zero_right: bool = False) -> tuple[float, float, flo
     scale = np.exp(0.5 * (gammaln(1.0 / a) - gammaln(3.0 / a)))
     mean = (rstd - lstd) * scale * np.exp(gammaln(2.0 / a) - gammaln(1.0 / a))
     return a, float(mean), lvar, rvar
-
-
-def nss_features(m: np.ndarray, zero_right: bool = False) -> list[float]:
-    """The 18 per-scale features: GGD(shape, var) of MSCN + AGGD(4) of each product."""
-    feats = list(fit_ggd(m))
-    for p in pair_products(m):
-        feats.extend(fit_aggd(p, zero_right))
-    return feats
 
 
 def _cubic(d: np.ndarray, a: float) -> np.ndarray:
