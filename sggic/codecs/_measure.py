@@ -1,0 +1,151 @@
+"""Measure the base codecs on the dev photos: bytes saved, timings, libvvenc presets.
+
+Why a module: the numbers in docs/codecs.md must be reproducible with one command::
+
+    .venv/bin/python -m sggic.codecs._measure [--photos /work/shared/data/photos.tsv]
+
+Test images: each `dev` photo's 512x512 centre crop, Lanczos-downsampled 2x to 256x256
+(the half-resolution base layer the pipeline codes). Prints Markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import get_codec
+from .vvc import PRESETS, VVCCodec, template_parameter_sets
+
+
+def dev_images(tsv: Path, crop: int = 512, size: int = 256) -> dict[str, np.ndarray]:
+    """The dev photos as (size, size, 3) uint8 arrays, keyed by id."""
+    from PIL import Image
+
+    out: dict[str, np.ndarray] = {}
+    with open(tsv, newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            if row["split"] != "dev":
+                continue
+            with Image.open(row["path"]) as im:
+                im = im.convert("RGB")
+                left, top = (im.width - crop) // 2, (im.height - crop) // 2
+                im = im.crop((left, top, left + crop, top + crop)).resize((size, size), Image.Resampling.LANCZOS)
+                out[row["id"]] = np.asarray(im)
+    return out
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 99.0 if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
+
+
+def bd_rate(ref: list[tuple[float, float]], test: list[tuple[float, float]]) -> float:
+    """Mean rate difference (%) of ``test`` vs ``ref`` at equal PSNR; points are (bytes, dB).
+
+    Piecewise-linear log-rate over the overlapping PSNR interval (robust on 24 dense points).
+    """
+    def curve(pts: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+        pts = sorted(pts, key=lambda p: p[1])
+        return np.array([p[1] for p in pts]), np.log(np.array([p[0] for p in pts]))
+
+    (q1, r1), (q2, r2) = curve(ref), curve(test)
+    lo, hi = max(q1.min(), q2.min()), min(q1.max(), q2.max())
+    if hi <= lo:
+        return float("nan")
+    grid = np.linspace(lo, hi, 200)
+    diff = np.interp(grid, q2, r2) - np.interp(grid, q1, r1)
+    return float((np.exp(diff.mean()) - 1.0) * 100.0)
+
+
+def measure_vvc(images: dict[str, np.ndarray], qps: range, presets: tuple[str, ...]) -> None:
+    print(f"## VVC, {len(images)} dev photos at 256x256, qp {qps.start}..{qps.stop - 1}\n")
+    curves: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    print("| preset | mean .266 bytes | mean payload bytes | mean saved | encode s | decode s (warm) |")
+    print("|---|---|---|---|---|---|")
+    per_qp: dict[int, list[tuple[int, int]]] = {q: [] for q in qps}
+    for preset in presets:
+        codec = VVCCodec(preset)
+        raw_sizes, sizes, t_enc, t_dec = [], [], [], []
+        curves[preset] = {name: [] for name in images}
+        for name, img in images.items():
+            for qp in qps:
+                template_parameter_sets(256, 256, qp, preset)  # not part of the encode timing
+                t0 = time.perf_counter()
+                stream = codec.annexb_stream(img, qp)
+                payload = codec.compact(stream, 256, 256, qp)
+                t1 = time.perf_counter()
+                out = codec.decode(payload, 256, 256, qp)
+                t2 = time.perf_counter()
+                raw_sizes.append(len(stream))
+                sizes.append(len(payload))
+                t_enc.append(t1 - t0)
+                t_dec.append(t2 - t1)
+                curves[preset][name].append((len(payload), psnr(img, out)))
+                if preset == presets[0]:
+                    per_qp[qp].append((len(stream), len(payload)))
+        print(
+            f"| {preset} | {np.mean(raw_sizes):.1f} | {np.mean(sizes):.1f} | "
+            f"{np.mean(raw_sizes) - np.mean(sizes):.1f} | {np.mean(t_enc):.3f} | {np.mean(t_dec):.3f} |"
+        )
+    print(f"\nBytes per qp ({presets[0]}; mean over photos):\n")
+    print("| qp | .266 | payload | saved | saved % |")
+    print("|---|---|---|---|---|")
+    for qp in qps:
+        raw = np.mean([r for r, _ in per_qp[qp]])
+        pay = np.mean([p for _, p in per_qp[qp]])
+        print(f"| {qp} | {raw:.1f} | {pay:.1f} | {raw - pay:.1f} | {100 * (raw - pay) / raw:.1f} |")
+    ref = "medium" if "medium" in presets else presets[-1]
+    print(f"\nBD-rate vs {ref} (payload bytes at equal PSNR; negative = smaller files):\n")
+    for preset in presets:
+        rates = [bd_rate(curves[ref][n], curves[preset][n]) for n in images]
+        print(f"- {preset}: mean {np.nanmean(rates):+.1f} % (per photo: {', '.join(f'{r:+.1f}' for r in rates)})")
+    t0 = time.perf_counter()
+    template_parameter_sets.cache_clear()
+    template_parameter_sets(256, 256, 50, presets[0])
+    print(f"\nRegenerating the parameter sets (first decode at a new size/qp): {time.perf_counter() - t0:.3f} s\n")
+
+
+def measure_pillow(images: dict[str, np.ndarray], names: tuple[str, ...]) -> None:
+    print("## Pillow codecs: full file vs stored patch, 256x256\n")
+    print("| codec | qualities | mean file bytes | mean payload bytes | mean saved | encode s | decode s |")
+    print("|---|---|---|---|---|---|---|")
+    for name in names:
+        codec = get_codec(name)
+        qs = list(codec.qualities())[:31:5]
+        files, pays, t_enc, t_dec = [], [], [], []
+        for img in images.values():
+            for q in qs:
+                full = codec._save(img, q)  # type: ignore[attr-defined]
+                codec.encode(img, q)  # warm the template cache
+                t0 = time.perf_counter()
+                payload = codec.encode(img, q)
+                t1 = time.perf_counter()
+                codec.decode(payload, 256, 256, q)
+                t2 = time.perf_counter()
+                files.append(len(full))
+                pays.append(len(payload))
+                t_enc.append(t1 - t0)
+                t_dec.append(t2 - t1)
+        print(
+            f"| {name} | {qs[0]}..{qs[-1]} step 5 | {np.mean(files):.1f} | {np.mean(pays):.1f} | "
+            f"{np.mean(files) - np.mean(pays):.1f} | {np.mean(t_enc):.3f} | {np.mean(t_dec):.3f} |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=Path, default=Path("/work/shared/data/photos.tsv"))
+    parser.add_argument("--presets", default="faster,fast,medium,slow")
+    args = parser.parse_args()
+    images = dev_images(args.photos)
+    presets = tuple(p for p in args.presets.split(",") if p in PRESETS)
+    measure_vvc(images, range(40, 64), presets)
+    measure_pillow(images, ("avif", "heic", "webp", "jpeg"))
+
+
+if __name__ == "__main__":
+    main()
