@@ -1,0 +1,60 @@
+"""English word list with integer frequencies, rebuilt from the installed ``wordfreq`` data.
+
+Why integers: encoder and decoder must build bit-identical models on any machine. wordfreq
+stores each word in a centibel bucket ``b`` (frequency ``10**(-b/100)``); we map buckets to
+integers with :mod:`decimal` (a deterministic software implementation), never with the
+platform's floating-point ``pow``. Why a fingerprint: a future wordfreq release may ship a
+different list; a model id is only valid for the exact list it was built from, so the
+fingerprint is checked and a mismatch is reported instead of silently mis-decoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from decimal import ROUND_FLOOR, Context, Decimal
+from functools import lru_cache
+
+from ..errors import BackendUnavailable
+
+FREQ_SCALE_BITS = 40
+"""Frequency 1.0 maps to 2**40; the rarest wordfreq bucket (~1e-8) still maps to > 10^4."""
+
+_ASCII_WORD = re.compile(r"[a-z]+\Z")
+
+
+@lru_cache(maxsize=None)
+def _bucket_freq(bucket: int) -> int:
+    ctx = Context(prec=50)
+    value = ctx.power(Decimal(10), ctx.divide(Decimal(-bucket), Decimal(100)))
+    scaled = ctx.multiply(value, Decimal(1 << FREQ_SCALE_BITS))
+    return int(scaled.to_integral_value(rounding=ROUND_FLOOR, context=ctx))
+
+
+@lru_cache(maxsize=4)
+def english_words(limit: int) -> tuple[tuple[str, ...], tuple[int, ...], str]:
+    """The ``limit`` most frequent lowercase ASCII-letter words of wordfreq's 'large' English list.
+
+    Returns (words, integer frequencies, fingerprint). Order is wordfreq's own (by bucket,
+    then as stored), which is part of the model.
+    """
+    try:
+        import wordfreq
+    except ImportError:  # pragma: no cover - wordfreq is a hard dependency
+        raise BackendUnavailable("the text coder needs the 'wordfreq' package") from None
+    buckets = wordfreq.get_frequency_list("en", "large")
+    words: list[str] = []
+    freqs: list[int] = []
+    for bucket, bucket_words in enumerate(buckets):
+        for w in bucket_words:
+            if _ASCII_WORD.match(w):
+                words.append(w)
+                freqs.append(_bucket_freq(bucket))
+                if len(words) >= limit:
+                    break
+        if len(words) >= limit:
+            break
+    h = hashlib.sha256()
+    for w, f in zip(words, freqs):
+        h.update(f"{w}\t{f}\n".encode())
+    return tuple(words), tuple(freqs), h.hexdigest()[:16]
