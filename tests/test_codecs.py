@@ -207,7 +207,7 @@ def test_vvc_golden_parameter_sets() -> None:
     assert digest[:16] == GOLDEN_VVC_SETS, "libvvenc parameter sets changed: old .sgc files will not decode"
 
 
-GOLDEN_VVC_SETS = "c82ad36c95f0e550"  # sha256 prefix, preset fast, imageio-ffmpeg 0.8.1
+GOLDEN_VVC_SETS = "d6ee694fd6434f86"  # sha256 prefix, preset medium, imageio-ffmpeg 0.8.1
 
 
 def test_missing_ffmpeg_is_backend_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:

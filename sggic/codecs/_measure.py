@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import get_codec
-from .vvc import PRESETS, VVCCodec, template_parameter_sets
+from .vvc import PRESET, PRESETS, VVCCodec, template_parameter_sets
 
 
 def dev_images(tsv: Path, crop: int = 512, size: int = 256) -> dict[str, np.ndarray]:
@@ -85,13 +85,13 @@ def measure_vvc(images: dict[str, np.ndarray], qps: range, presets: tuple[str, .
                 t_enc.append(t1 - t0)
                 t_dec.append(t2 - t1)
                 curves[preset][name].append((len(payload), psnr(img, out)))
-                if preset == presets[0]:
+                if preset == PRESET:
                     per_qp[qp].append((len(stream), len(payload)))
         print(
             f"| {preset} | {np.mean(raw_sizes):.1f} | {np.mean(sizes):.1f} | "
             f"{np.mean(raw_sizes) - np.mean(sizes):.1f} | {np.mean(t_enc):.3f} | {np.mean(t_dec):.3f} |"
         )
-    print(f"\nBytes per qp ({presets[0]}; mean over photos):\n")
+    print(f"\nBytes per qp ({PRESET}, the default; mean over photos):\n")
     print("| qp | .266 | payload | saved | saved % |")
     print("|---|---|---|---|---|")
     for qp in qps:
@@ -105,7 +105,7 @@ def measure_vvc(images: dict[str, np.ndarray], qps: range, presets: tuple[str, .
         print(f"- {preset}: mean {np.nanmean(rates):+.1f} % (per photo: {', '.join(f'{r:+.1f}' for r in rates)})")
     t0 = time.perf_counter()
     template_parameter_sets.cache_clear()
-    template_parameter_sets(256, 256, 50, presets[0])
+    template_parameter_sets(256, 256, 50, PRESET)
     print(f"\nRegenerating the parameter sets (first decode at a new size/qp): {time.perf_counter() - t0:.3f} s\n")
 
 
