@@ -8,7 +8,7 @@ from .textcoder import CoderParams
 
 PARAMS = CoderParams(
     vocab_limit=300000,
-    vocab_fingerprint='7e63612d9c83fa43',
+    vocab_fingerprint='a8e7047161fac763',
     domain_words=(('a', 93), ('above', 2), ('abstract', 3), ('across', 6), ('after', 1), ('afternoon', 1),
      ('against', 5), ('air', 1), ('along', 1), ('among', 2), ('an', 2), ('and', 61), ('angle', 1),
      ('are', 2), ('area', 2), ('around', 1), ('at', 6), ('atmosphere', 2), ('attached', 1),

@@ -11,16 +11,15 @@ fingerprint is checked and a mismatch is reported instead of silently mis-decodi
 from __future__ import annotations
 
 import hashlib
-import re
 from decimal import ROUND_FLOOR, Context, Decimal
 from functools import lru_cache
+
+import numpy as np
 
 from ..errors import BackendUnavailable
 
 FREQ_SCALE_BITS = 40
 """Frequency 1.0 maps to 2**40; the rarest wordfreq bucket (~1e-8) still maps to > 10^4."""
-
-_ASCII_WORD = re.compile(r"[a-z]+\Z")
 
 
 @lru_cache(maxsize=None)
@@ -46,15 +45,14 @@ def english_words(limit: int) -> tuple[tuple[str, ...], tuple[int, ...], str]:
     words: list[str] = []
     freqs: list[int] = []
     for bucket, bucket_words in enumerate(buckets):
-        for w in bucket_words:
-            if _ASCII_WORD.match(w):
-                words.append(w)
-                freqs.append(_bucket_freq(bucket))
-                if len(words) >= limit:
-                    break
+        if not bucket_words:
+            continue
+        kept = [w for w in bucket_words if w.isascii() and w.isalpha() and w.islower()]  # == [a-z]+
+        kept = kept[: limit - len(words)]
+        words.extend(kept)
+        freqs.extend([_bucket_freq(bucket)] * len(kept))
         if len(words) >= limit:
             break
-    h = hashlib.sha256()
-    for w, f in zip(words, freqs):
-        h.update(f"{w}\t{f}\n".encode())
+    h = hashlib.sha256("\n".join(words).encode("ascii"))
+    h.update(np.asarray(freqs, dtype=">i8").tobytes())
     return tuple(words), tuple(freqs), h.hexdigest()[:16]

@@ -34,7 +34,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import BitstreamError, InputError
+from ..errors import BackendUnavailable, BitstreamError, InputError
 from ._arith import ArithmeticDecoder, ArithmeticEncoder
 from ._vocab import english_words
 from .schema import MAX_FIELD_CHARS, MAX_OBJECTS, SemanticObject, Semantics
@@ -88,9 +88,9 @@ class CoderParams:
     cache_rep_q16: int = 1000
     prior_weight: int = 4
     adapt_inc: int = 8
-    bigram_q16: int = 3000
-    bigram_doc: int = 1
-    bigram_wb: int = 0
+    bigram_q16: int = 30000  # bigram mass relative to the static total, per unit of count / distinct
+    bigram_doc: int = 3  # count added for each bigram seen in this semantics (adaptive)
+    bigram_wb: int = 1  # 1: Witten-Bell style, bonus divided by the number of distinct successors
     bigram_distinct_add: int = 0
 
 
@@ -155,8 +155,6 @@ class _StaticWords:
 def _static_words(params: CoderParams) -> _StaticWords:
     words_wf, freqs_wf, fingerprint = english_words(params.vocab_limit)
     if params.vocab_fingerprint and fingerprint != params.vocab_fingerprint:
-        from ..errors import BackendUnavailable
-
         raise BackendUnavailable(
             f"installed wordfreq data differs from the one text model {MODEL_ID} was built on "
             f"(fingerprint {fingerprint}, expected {params.vocab_fingerprint}); install wordfreq 3.1.1"
@@ -288,7 +286,7 @@ class _Session:
         self.ch = channel
         self.static = _static_words(params)
         w, inc = params.prior_weight, params.adapt_inc
-        self.sep = [_Categorical(_sep_init(k, c, w) ) for k, c in enumerate(params.sep_prior)]
+        self.sep = [_Categorical(_sep_init(k, c, w)) for k, c in enumerate(params.sep_prior)]
         self.case = [_Categorical([c * w + 1 for c in counts]) for counts in params.case_prior]
         self.upper_flag = _Categorical([4, 1])
         self.letters = [_Categorical(row) for row in self.static.letter_freqs]
