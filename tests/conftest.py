@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def astronaut():
+    """512x512 RGB photo shipped by scikit-image (no network, no apt)."""
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut())
+
+
+@pytest.fixture(scope="session")
+def astronaut_png(tmp_path_factory, astronaut):
+    from PIL import Image
+
+    p = tmp_path_factory.mktemp("img") / "astronaut.png"
+    Image.fromarray(astronaut).save(p)
+    return p
+
+
+@pytest.fixture(scope="session")
+def semantics_json(tmp_path_factory):
+    import json
+
+    p = tmp_path_factory.mktemp("sem") / "sem.json"
+    p.write_text(json.dumps({
+        "objects": [
+            {"name": "astronaut", "detail": "smiling woman in a white spacesuit"},
+            {"name": "flag", "detail": "american flag on the left shoulder"},
+            {"name": "helmet", "detail": "silver space helmet held at her side"},
+        ],
+        "description": "Official portrait of an astronaut in a white spacesuit, smiling, "
+                       "with a flag patch and a model spacecraft behind her.",
+    }))
+    return p
+
+
+@pytest.fixture(scope="session")
+def encoded_003(tmp_path_factory, astronaut_png, semantics_json):
+    """One 0.03 bpp file shared by the decode tests (encoding is the slow part)."""
+    from sggic.cli import main
+
+    out = tmp_path_factory.mktemp("enc") / "a.sgc"
+    assert main([ "encode", str(astronaut_png), "-o", str(out), "--bpp", "0.03",
+                  "--semantics", str(semantics_json), "--restorer", "bicubic", "-q"]) == 0
+    return out
