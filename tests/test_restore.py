@@ -48,8 +48,9 @@ def photo() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def esrgan() -> RealESRGANRestorer:
-    """One instance for the module: the network is loaded once."""
-    return RealESRGANRestorer()
+    """One instance for the module: the network is loaded once. One thread: tests often
+    share the CPU, where two OpenMP threads spin-wait (same bytes either way, tested)."""
+    return RealESRGANRestorer(threads=1)
 
 
 def _noise(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -298,6 +299,8 @@ def test_realesrgan_deterministic_in_process(photo: np.ndarray) -> None:
     a = RealESRGANRestorer().restore(crop, CTX)
     b = RealESRGANRestorer().restore(crop, CTX)
     np.testing.assert_array_equal(a, b)
+    # ncnn's CPU kernels split work by channel, not by reduction: thread count is free
+    np.testing.assert_array_equal(a, RealESRGANRestorer(threads=1).restore(crop, CTX))
 
 
 @needs_esrgan
@@ -305,7 +308,7 @@ def test_realesrgan_tail_tiling_matches_untiled(esrgan: RealESRGANRestorer, phot
     """The tail's receptive field fits in its overlap: tiled == whole network + LANCZOS."""
     crop = photo[:40, :36]
     whole = Image.fromarray(esrgan.upscale_x4(crop)).resize((72, 80), Image.Resampling.LANCZOS)
-    tiled = RealESRGANRestorer(tile=11).restore(crop, CTX)
+    tiled = RealESRGANRestorer(threads=1, tile=11).restore(crop, CTX)
     diff = np.abs(tiled.astype(int) - np.asarray(whole))
     assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
 
@@ -320,7 +323,7 @@ def test_realesrgan_deterministic_across_processes(esrgan: RealESRGANRestorer, p
         "from sggic.restore.realesrgan import RealESRGANRestorer\n"
         "from sggic.restore.base import RestoreContext\n"
         "p = np.asarray(Image.fromarray(data.astronaut()).resize((64, 64), Image.Resampling.LANCZOS))\n"
-        "o = RealESRGANRestorer().restore(p[:24, :20], RestoreContext())\n"
+        "o = RealESRGANRestorer(threads=1).restore(p[:24, :20], RestoreContext())\n"
         "print(hashlib.sha256(np.ascontiguousarray(o).tobytes()).hexdigest())\n"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
@@ -333,6 +336,6 @@ def test_realesrgan_block_tiling_near_untiled(esrgan: RealESRGANRestorer, photo:
     """Trunk blocks with too little context differ; 48 px of context is near exact."""
     strip = np.concatenate([photo[:16]] * 2, axis=1)[:, :120]  # 16 x 120: three blocks
     whole = esrgan.restore(strip, CTX)
-    tiled = RealESRGANRestorer(block=40, block_overlap=48).restore(strip, CTX)
+    tiled = RealESRGANRestorer(threads=1, block=40, block_overlap=48).restore(strip, CTX)
     diff = np.abs(tiled.astype(int) - whole)
     assert diff.max() <= 3 and diff.mean() < 0.05

@@ -6,13 +6,19 @@ only its model files are used, through PyPI ``ncnn`` with Vulkan off. The packag
 located with ``importlib.util.find_spec``, which does not execute its ``__init__`` (that
 imports cv2 and the Vulkan extension and fails here).
 
-The network upscales 4x; each tile's output is quantised to uint8 and downscaled 2x with
-Pillow LANCZOS (antialiased, sharper than area averaging). Tiles are cropped by the
-tiler, so the downscale's border effects stay inside the discarded overlap.
+Two stages, tiled differently. The trunk (23 RRDB blocks, 351 convolutions at the input
+resolution) has an effective receptive field of ~60 px, so it runs on whole blocks of up
+to 256 x 256 (a 512 x 512 image's base layer is one block: exact); larger bases are cut
+into blocks with 64 px of context (within about a grey level of the whole image). The
+upsampling tail (two nearest 2x + conv, then two convs at 4x) sees ~2 input px but holds
+most of the memory, so it runs on 128-px tiles of the trunk's features with a 4-px
+overlap, which covers its receptive field and the downscale's: that stage is exact.
+Each tail tile's 4x output is rounded to uint8 and downscaled to 2x with Pillow LANCZOS
+(antialiased, sharper than area averaging).
 
 Precision: fp32. On x86 without AVX512-FP16, ncnn's fp16 options change nothing (same
 bytes, same speed, checked); bf16 storage is ~5% faster but lossy. ncnn on CPU gives the
-same bytes across runs and processes for a fixed input shape and thread count.
+same bytes across runs, processes and thread counts (1 and 2 checked) for a given input.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from sggic.errors import BackendUnavailable, MissingWeights
+from sggic.errors import BackendUnavailable, InputError, MissingWeights
 from sggic.restore.base import RestoreContext, Restorer
 from sggic.restore.tiling import as_rgb_u8, tiled_upscale
 
@@ -40,12 +46,7 @@ OUTPUT_BLOB = "output"
 FEATURE_CHANNELS = 64
 NET_SCALE = 4
 
-# Tile settings in input pixels (measurements in docs/restorers.md). The trunk (351
-# convolutions) sees ~60 px of context, so no small overlap makes its tiling exact; a
-# block of up to 256 x 256 runs whole (exact) and larger images are cut into 256-px
-# blocks with 64 px of context (within ~1 grey level). The upsampling tail sees only
-# ~2 px (plus 1.5 px for the LANCZOS downscale), so it is tiled exactly with a 4-px
-# overlap; it is the memory-hungry part (~35 KB per input pixel at 4x resolution).
+# Tiling, in input pixels (why these values: module docstring and docs/restorers.md).
 DEFAULT_BLOCK = 256
 DEFAULT_BLOCK_OVERLAP = 64
 DEFAULT_TILE = 128
@@ -104,6 +105,8 @@ class RealESRGANRestorer(Restorer):
         tile_overlap: int = DEFAULT_TILE_OVERLAP,
         model_dir: str | Path | None = None,
     ) -> None:
+        if int(threads) < 1:
+            raise InputError(f"Real-ESRGAN needs at least 1 thread, got {threads}")
         self.threads = int(threads)
         self.block, self.block_overlap = int(block), int(block_overlap)
         self.tile, self.tile_overlap = int(tile), int(tile_overlap)
