@@ -64,7 +64,7 @@ def bd_rate(ref: list[tuple[float, float]], test: list[tuple[float, float]]) -> 
 def measure_vvc(images: dict[str, np.ndarray], qps: range, presets: tuple[str, ...]) -> None:
     print(f"## VVC, {len(images)} dev photos at 256x256, qp {qps.start}..{qps.stop - 1}\n")
     curves: dict[str, dict[str, list[tuple[float, float]]]] = {}
-    print("| preset | mean .266 bytes | mean payload bytes | mean saved | encode s | decode s (warm) |")
+    print("| preset | mean .266 bytes | mean payload bytes | mean saved | encode s (mean) | decode s (mean) |")
     print("|---|---|---|---|---|---|")
     per_qp: dict[int, list[tuple[int, int]]] = {q: [] for q in qps}
     for preset in presets:
@@ -109,6 +109,39 @@ def measure_vvc(images: dict[str, np.ndarray], qps: range, presets: tuple[str, .
     print(f"\nRegenerating the parameter sets (first decode at a new size/qp): {time.perf_counter() - t0:.3f} s\n")
 
 
+def measure_times(images: dict[str, np.ndarray], presets: tuple[str, ...], repeats: int = 3) -> None:
+    """Per-call times robust to other load on the machine: the minimum over repeats."""
+    picks = list(images.values())[:3]
+    qps = (40, 50, 63)
+    print(f"## VVC times at 256x256 (min of {repeats} runs, mean over {len(picks)} photos x qp {qps})\n")
+    print("| preset | encode s | decode s (parameter sets cached) | decode s (cold: regenerate them) |")
+    print("|---|---|---|---|")
+    for preset in presets:
+        codec = VVCCodec(preset)
+        enc, dec, cold = [], [], []
+        for img in picks:
+            for qp in qps:
+                times_e, times_d, times_c = [], [], []
+                for _ in range(repeats):
+                    template_parameter_sets(256, 256, qp, preset)
+                    t0 = time.perf_counter()
+                    payload = codec.encode(img, qp)
+                    t1 = time.perf_counter()
+                    codec.decode(payload, 256, 256, qp)
+                    t2 = time.perf_counter()
+                    template_parameter_sets.cache_clear()
+                    codec.decode(payload, 256, 256, qp)
+                    t3 = time.perf_counter()
+                    times_e.append(t1 - t0)
+                    times_d.append(t2 - t1)
+                    times_c.append(t3 - t2)
+                enc.append(min(times_e))
+                dec.append(min(times_d))
+                cold.append(min(times_c))
+        print(f"| {preset} | {np.mean(enc):.3f} | {np.mean(dec):.3f} | {np.mean(cold):.3f} |")
+    print()
+
+
 def measure_pillow(images: dict[str, np.ndarray], names: tuple[str, ...]) -> None:
     print("## Pillow codecs: full file vs stored patch, 256x256\n")
     print("| codec | qualities | mean file bytes | mean payload bytes | mean saved | encode s | decode s |")
@@ -140,10 +173,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=Path, default=Path("/work/shared/data/photos.tsv"))
     parser.add_argument("--presets", default="faster,fast,medium,slow")
+    parser.add_argument("--times-only", action="store_true", help="only the VVC timing table")
     args = parser.parse_args()
     images = dev_images(args.photos)
     presets = tuple(p for p in args.presets.split(",") if p in PRESETS)
-    measure_vvc(images, range(40, 64), presets)
+    if not args.times_only:
+        measure_vvc(images, range(40, 64), presets)
+    measure_times(images, presets)
+    if args.times_only:
+        return
     measure_pillow(images, ("avif", "heic", "webp", "jpeg"))
 
 
