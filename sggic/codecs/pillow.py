@@ -57,7 +57,10 @@ class _PillowCodec(BaseCodec):
         self.check_available()
         h, w = img.shape[:2]
         pw, ph = self._padded(w, h)
-        data = self._save(pad_edge(img, pw, ph), q)
+        try:
+            data = self._save(pad_edge(img, pw, ph), q)
+        except (OSError, ValueError, RuntimeError) as exc:  # inputs are valid: the backend failed
+            raise BackendUnavailable(f"{self.name} encoder failed: {_first_line(exc)}") from None
         template = _template(type(self), pw, ph, q)
         patch = make_patch(template, data)
         if apply_patch(template, patch) != data:  # cannot happen; cheap insurance
@@ -78,10 +81,15 @@ class _PillowCodec(BaseCodec):
                 warnings.simplefilter("ignore")
                 pixels = self._load(data)
         except Exception as exc:  # decoders raise OSError, SyntaxError, ValueError, ...
-            raise BitstreamError(f"corrupt {self.name} payload: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from None
+            raise BitstreamError(f"corrupt {self.name} payload: {_first_line(exc)}") from None
         if pixels.shape != (ph, pw, 3):
             raise BitstreamError(f"corrupt {self.name} payload: decoded {pixels.shape}, expected {(ph, pw, 3)}")
         return np.ascontiguousarray(pixels[:height, :width], dtype=np.uint8)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
 
 
 @lru_cache(maxsize=64)
@@ -181,6 +189,12 @@ class JPEGCodec(_PillowCodec):
     name = "jpeg"
     codec_id = 5
     quality_range = (1, 95)
+
+    def check_available(self) -> None:
+        from PIL import features
+
+        if not features.check("jpg"):
+            raise BackendUnavailable("this Pillow has no JPEG support: reinstall pillow from PyPI")
 
     def _save(self, rgb: np.ndarray, quality: int) -> bytes:
         return _pil_save(rgb, "JPEG", quality=quality, subsampling="4:2:0", optimize=True)

@@ -16,9 +16,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import BitstreamError, InputError
+from ..errors import BackendUnavailable, BitstreamError, InputError
 from . import _nal
-from ._ffmpeg import ffmpeg_exe, run_ffmpeg
+from ._ffmpeg import run_ffmpeg
 from ._pixels import check_rgb, check_size, pad_edge, padded_size, rgb_to_yuv420p10, yuv420p10_to_rgb
 from .base import BaseCodec
 
@@ -50,7 +50,19 @@ def _encoder_args(width: int, height: int, qp: int, preset: str) -> list[str]:
 
 
 def _encode_stream(yuv: bytes, width: int, height: int, qp: int, preset: str) -> bytes:
-    return run_ffmpeg(_encoder_args(width, height, qp, preset), yuv, InputError, "VVC encoding failed")
+    # inputs are validated before this point, so a failure here is the backend's
+    return run_ffmpeg(_encoder_args(width, height, qp, preset), yuv, BackendUnavailable, "libvvenc failed")
+
+
+@lru_cache(maxsize=1)
+def _check_backend() -> None:
+    """The ffmpeg binary exists and was built with libvvenc and a VVC decoder (once)."""
+    out = run_ffmpeg(["-h", "encoder=libvvenc"], b"", BackendUnavailable, "ffmpeg cannot run")
+    if b"libvvenc" not in out:
+        raise BackendUnavailable("this ffmpeg has no libvvenc encoder; pip install imageio-ffmpeg==0.8.1")
+    out = run_ffmpeg(["-h", "decoder=vvc"], b"", BackendUnavailable, "ffmpeg cannot run")
+    if b"vvc" not in out.lower():
+        raise BackendUnavailable("this ffmpeg has no VVC decoder; pip install imageio-ffmpeg==0.8.1")
 
 
 @lru_cache(maxsize=32)
@@ -132,7 +144,7 @@ class VVCCodec(BaseCodec):
         return tuple(range(QP_MAX, QP_MIN - 1, -1))
 
     def check_available(self) -> None:
-        ffmpeg_exe()
+        _check_backend()
 
     def encode(self, rgb: np.ndarray, quality: int) -> bytes:
         qp = _check_qp(quality, InputError)
@@ -145,7 +157,8 @@ class VVCCodec(BaseCodec):
         img = check_rgb(rgb)
         h, w = img.shape[:2]
         pw, ph = padded_size(w, h, PAD_MULTIPLE, MIN_SIZE)
-        return _encode_stream(rgb_to_yuv420p10(pad_edge(img, pw, ph)), pw, ph, _check_qp(qp, InputError), self.preset)
+        yuv = rgb_to_yuv420p10(pad_edge(img, pw, ph))
+        return _encode_stream(yuv, pw, ph, _check_qp(qp, InputError), self.preset)
 
     def compact(self, stream: bytes, width: int, height: int, qp: int) -> bytes:
         """The payload for a stream: drop AUD/SEI, drop parameter sets the decoder rebuilds."""
@@ -153,7 +166,8 @@ class VVCCodec(BaseCodec):
         nals = [n for n in _nal.split_annexb(stream) if _nal.nal_type(n) not in _nal.DROPPABLE]
         sets = tuple(n for n in nals if _nal.nal_type(n) in _nal.PARAMETER_SETS)
         rest = [n for n in nals if _nal.nal_type(n) not in _nal.PARAMETER_SETS]
-        if sets == template_parameter_sets(pw, ph, qp, self.preset) and any(_nal.nal_type(n) == _nal.SPS for n in sets):
+        has_sps = any(_nal.nal_type(n) == _nal.SPS for n in sets)
+        if has_sps and sets == template_parameter_sets(pw, ph, qp, self.preset):
             return pack_nals(rest)
         return pack_nals(nals)  # fallback: the decoder could not rebuild them, keep them
 
