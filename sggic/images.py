@@ -105,7 +105,7 @@ def _pixels(im) -> tuple[np.ndarray, bool]:
 
 def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedImage:
     """Read an image file into sRGB 8-bit pixels, or raise InputError in one line."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     _register_heif()
     p = Path(path)
@@ -126,12 +126,7 @@ def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedI
             if getattr(im, "n_frames", 1) > 1:
                 notes.append("multi-frame image: only the first frame is coded")
             im.load()
-            im = ImageOps.exif_transpose(im)
-            if im.mode == "CMYK" and not im.info.get("icc_profile"):
-                im = im.convert("RGB")
-            im = _to_srgb(im, notes)
-            im = _flatten(im, notes)
-            rgb, gray = _pixels(im)
+            loaded = from_pil(im, notes)
     except InputError:
         raise
     except UnidentifiedImageError:
@@ -140,6 +135,23 @@ def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedI
         raise InputError(f"{p}: image too large (decompression bomb guard)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise InputError(f"{p}: cannot read image ({e})") from None
+    return loaded
+
+
+def from_pil(im, notes: list[str] | None = None) -> LoadedImage:
+    """Apply the input policy to an already opened PIL image."""
+    from PIL import ImageOps
+
+    notes = [] if notes is None else notes
+    w, h = im.size
+    if not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE) or w * h > MAX_PIXELS:
+        raise InputError(f"image size {w}x{h} out of range (limit {MAX_PIXELS} pixels, {MAX_SIDE} per side)")
+    im = ImageOps.exif_transpose(im)
+    if im.mode == "CMYK" and not im.info.get("icc_profile"):
+        im = im.convert("RGB")
+    im = _to_srgb(im, notes)
+    im = _flatten(im, notes)
+    rgb, gray = _pixels(im)
     if gray:
         notes.append("grayscale image: stored and decoded as grayscale")
     return LoadedImage(rgb, gray, notes)

@@ -21,7 +21,7 @@ from .adapt.base import FixedSettings, Settings, SettingsPolicy
 from .codecs import codec_by_id, get_codec
 from .container import Header
 from .errors import BitstreamError, InputError
-from .images import LoadedImage, load_image
+from .images import LoadedImage, from_pil, load_image
 from .ratecontrol import budget_bytes, fit_rate
 from .restore.base import RestoreContext, Restorer
 from .segment.base import Segmenter, UnavailableSegmenter
@@ -56,20 +56,16 @@ class DecodeResult:
 def _as_loaded(image: Any) -> LoadedImage:
     if isinstance(image, (str, os.PathLike)):
         return load_image(image)
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover
-        Image = None
-    if Image is not None and isinstance(image, Image.Image):
-        image = np.asarray(image.convert("RGB"))
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        return from_pil(image)
     arr = np.asarray(image)
-    if arr.ndim == 2:
-        return LoadedImage(np.repeat(arr[..., None], 3, axis=2).astype(np.uint8), True)
-    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
+    if arr.dtype != np.uint8 or arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] != 3):
         raise InputError("image array must be (h, w, 3) or (h, w) uint8")
-    if arr.shape[0] < 1 or arr.shape[1] < 1 or arr.shape[0] * arr.shape[1] > container.MAX_PIXELS:
-        raise InputError(f"image size {arr.shape[1]}x{arr.shape[0]} out of range")
-    return LoadedImage(np.ascontiguousarray(arr), False)
+    if arr.size == 0:
+        raise InputError("image array is empty")
+    return from_pil(Image.fromarray(np.ascontiguousarray(arr)))
 
 
 def downsample2x(rgb: np.ndarray) -> np.ndarray:
