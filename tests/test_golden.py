@@ -1,0 +1,68 @@
+"""Golden files: a silent change of the format, a codec or a decoder fails here.
+
+The image is synthetic (made here), the .sgc bytes and the decoded pixels' hashes are
+recorded in tests/golden.json. After an intended change, regenerate with
+``SGGIC_REGEN_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py`` and say why in
+the commit: old files may no longer decode to the same pixels.
+"""
+
+import base64
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sggic
+from sggic.semantics.schema import SemanticObject, Semantics
+
+GOLDEN = Path(__file__).with_name("golden.json")
+REGEN = os.environ.get("SGGIC_REGEN_GOLDEN") == "1"
+SEM = Semantics((SemanticObject("red disc", "a bright red circle on the left"),),
+                "A synthetic test card with a red disc, stripes and a smooth gradient.")
+
+
+def synthetic(h=96, w=128):
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    img = np.stack([x / w * 255, y / h * 255, np.full_like(x, 90.0)], axis=2)
+    img[((x - 40) ** 2 + (y - 48) ** 2) < 400] = (230, 20, 30)
+    img[:, 80:] = np.where(((x[:, 80:, None] // 6) % 2) == 0, 240, 20)
+    return img.astype(np.uint8)
+
+
+def _sha(a) -> str:
+    return hashlib.sha256(np.ascontiguousarray(np.asarray(a)).tobytes()).hexdigest()[:32]
+
+
+CASES = {"vvc": 0.3, "avif": 1.0, "jpeg": 2.0, "webp": 2.0, "heic": 1.5}
+
+
+@pytest.fixture(scope="module")
+def golden():
+    if REGEN:
+        return {}
+    return json.loads(GOLDEN.read_text())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _write_back(golden):
+    yield
+    if REGEN:
+        GOLDEN.write_text(json.dumps(golden, indent=1, sort_keys=True) + "\n")
+
+
+@pytest.mark.parametrize("base", list(CASES))
+def test_golden(base, golden):
+    data = sggic.encode(synthetic(), bpp=CASES[base], base=base, semantics=SEM, restorer="bicubic")
+    pixels = _sha(sggic.decode(data))
+    if REGEN:
+        golden[base] = {"sgc": base64.b64encode(data).decode(), "decoded_sha256": pixels}
+        return
+    g = golden[base]
+    stored = base64.b64decode(g["sgc"])
+    # decoding a stored file must give the recorded pixels (old files keep decoding)
+    assert _sha(sggic.decode(stored)) == g["decoded_sha256"]
+    # and the encoder still writes the same bytes
+    assert data == stored
