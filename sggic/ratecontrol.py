@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 
 from .codecs.base import BaseCodec
-from .errors import InputError, RateError
+from .errors import InputError, RateError, SggicError
 
 MAX_BPP = 8.0
 
@@ -18,7 +18,7 @@ MAX_BPP = 8.0
 class RateChoice:
     quality: int
     payload: bytes
-    file_bytes: int
+    file_bytes: int | float
     tries: int
 
 
@@ -47,9 +47,17 @@ def fit_rate(
     qs = list(codec.qualities())
     cache: dict[int, tuple[bytes, int]] = {}
 
-    def size_at(i: int) -> int:
+    def size_at(i: int) -> int | float:
         if i not in cache:
-            payload = codec.encode(rgb, qs[i])
+            try:
+                payload = codec.encode(rgb, qs[i])
+            except SggicError:
+                if i == 0:
+                    raise
+                # e.g. libvvenc refuses very high qualities on tiny noisy pictures: such a
+                # setting cannot be used, which for the search is the same as "too large"
+                cache[i] = (b"", math.inf)
+                return math.inf
             cache[i] = (payload, file_size(qs[i], payload))
         return cache[i][1]
 

@@ -81,3 +81,22 @@ def test_other_base_codecs_round_trip(astronaut, base):
     assert info["base_codec"]["name"] == base
     a = np.asarray(sggic.decode(data))
     assert np.array_equal(a, np.asarray(sggic.decode(data)))
+
+
+def test_tiny_noisy_image_at_a_high_rate(tmp_path):
+    # libvvenc refuses the highest qualities on tiny noisy pictures: rate control must step down
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (17, 33, 3), dtype=np.uint8)
+    data = sggic.encode(img, bpp=8, restorer="bicubic")
+    assert len(data) <= 8 * 17 * 33 / 8
+    assert sggic.decode(data).size == (33, 17)
+
+
+def test_output_files_get_normal_permissions(encoded_003, tmp_path):
+    import os
+
+    out = tmp_path / "x.png"
+    assert main(["decode", str(encoded_003), "-o", str(out)]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out.stat().st_mode & 0o777) == (0o666 & ~umask)
