@@ -1,4 +1,4 @@
-"""The ``sggic`` command line: encode, decode, info, sample.
+"""The ``sggic`` command line: encode, decode, info, sample, bench.
 
 Every expected failure prints one line ``sggic: error: ...`` on stderr and exits
 non-zero; outputs are written atomically, so a failed run leaves no file behind.
@@ -55,6 +55,19 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="write a sample photo that an installed package ships")
     s.add_argument("name", help="astronaut, chelsea, coffee, rocket, motorcycle, china, flower")
     s.add_argument("-o", "--output", required=True)
+
+    b = sub.add_parser("bench", help="rate-quality benchmark of sggic and baseline codecs (docs/bench.md)")
+    src = b.add_mutually_exclusive_group(required=True)
+    src.add_argument("--images", help="folder of images to test")
+    src.add_argument("--dataset", help="split of shared/data/photos.tsv (dev)")
+    b.add_argument("--bpp", default="0.02,0.03,0.05", help="comma-separated target rates (default 0.02,0.03,0.05)")
+    b.add_argument("--codecs", default=None, help="comma-separated codecs (default: sggic variants and every baseline)")
+    b.add_argument("--metrics", default=None, help="comma-separated metrics (default: every one that runs here)")
+    b.add_argument("--size", type=int, default=512, help="resize short side and centre-crop to SIZE (default 512)")
+    b.add_argument("--full-size", action="store_true", help="no resize or crop")
+    b.add_argument("--limit", type=int, default=None, help="first N images only")
+    b.add_argument("--no-progress", action="store_true", help="no progress bar")
+    b.add_argument("-o", "--output", required=True, help="output folder (results are cached there)")
     return p
 
 
@@ -125,9 +138,32 @@ def _sample(a: argparse.Namespace) -> None:
     print(a.output)
 
 
+def _bench(a: argparse.Namespace) -> None:
+    from .bench import bench
+
+    def split(text: str | None) -> list[str] | None:
+        return [x.strip() for x in text.split(",") if x.strip()] if text else None
+
+    try:
+        bpps = [float(x) for x in split(a.bpp) or []]
+    except ValueError:
+        raise InputError(f"--bpp must be comma-separated numbers, got {a.bpp!r}") from None
+    if a.size is not None and a.size < 16:
+        raise InputError("--size must be at least 16")
+    command = "sggic " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "sggic bench"
+    info = bench(a.output, bpps=bpps, codecs=split(a.codecs), images=a.images, dataset=a.dataset,
+                 size=None if a.full_size else a.size, metrics=split(a.metrics), limit=a.limit,
+                 progress=not a.no_progress, command=command,
+                 log=lambda m: print(f"sggic: {m}", file=sys.stderr))
+    print(info["table"])
+    r = info["result"]
+    print(f"{a.output}/report.md: {info['csv_rows']} CSV rows, {len(info['plots'])} plots; "
+          f"{r.encoded} points computed, {r.cached} cached, {len(r.errors)} errors")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"encode": _encode, "decode": _decode, "info": _info, "sample": _sample}
+    handlers = {"encode": _encode, "decode": _decode, "info": _info, "sample": _sample, "bench": _bench}
     try:
         handlers[args.command](args)
     except SggicError as e:
