@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 def bench(out: str | Path, bpps: Sequence[float] = (0.02, 0.03, 0.05), codecs: Sequence[str] | None = None,
           images: str | Path | None = None, dataset: str | None = None, size: int | None = 512,
           metrics: Sequence[str] | None = None, limit: int | None = None, progress: bool = True,
-          command: str = "", log: Callable[[str], None] | None = None) -> dict[str, Any]:
+          command: str = "", log: Callable[[str], None] | None = None, compute: bool = True) -> dict[str, Any]:
     """Run (or resume) the benchmark and write the report; returns summary information."""
     from ..errors import InputError
     from .codecs import default_codec_names
@@ -45,7 +45,8 @@ def bench(out: str | Path, bpps: Sequence[float] = (0.02, 0.03, 0.05), codecs: S
     if len(set(names)) != len(names):
         raise InputError("--codecs lists a codec twice")
     outdir = Path(out)
-    result = run_bench(imgs, bpps, names, outdir, metrics=metrics, progress=progress, log=log)
+    result = run_bench(imgs, bpps, names, outdir, metrics=metrics, progress=progress, log=log,
+                       compute=compute)
     info = write_report(result, bpps, outdir, command or "sggic bench", desc, time.perf_counter() - t0)
     info["table"] = terminal_table(result, summarise(result), bpps)
     info["result"] = result

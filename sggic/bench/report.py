@@ -173,6 +173,12 @@ def _plot_axis(ax, summary, codecs, bpps, quantity, title, ylabel, originals=Non
     if originals is not None:
         ax.axhline(originals, color="k", linewidth=0.8, linestyle=":", label="original (uncoded)")
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1, 2, 3, 5)))
+    ax.xaxis.set_minor_locator(LogLocator(base=10, subs=(4, 6, 7, 8, 9)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _: ""))
     ax.set_xlabel("bits per pixel (real file size)")
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
@@ -212,7 +218,8 @@ def make_plots(result: RunResult, summary: dict, bpps: Sequence[float], outdir: 
         fig, ax = plt.subplots(figsize=(6.4, 4.6))
         _plot_axis(ax, summary, codecs, bpps, g, group_label(result, g), "group score (normalised, 1 = best)",
                    _original_level(result, g))
-        ax.legend(fontsize=7, loc="best")
+        if ax.get_legend_handles_labels()[1]:
+            ax.legend(fontsize=7, loc="best")
         fig.text(0.01, 0.01, note, fontsize=6, color="0.4")
         fig.tight_layout()
         name = f"rate_{g}.png"
@@ -225,7 +232,7 @@ def make_plots(result: RunResult, summary: dict, bpps: Sequence[float], outdir: 
         _plot_axis(ax, summary, codecs, bpps, g, group_label(result, g), "normalised score (1 = best)",
                    _original_level(result, g))
     h, lab = axes[0][0].get_legend_handles_labels()
-    fig.legend(h, lab, loc="lower center", ncol=min(6, len(lab)), fontsize=8)
+    fig.legend(h, lab, loc="lower center", ncol=max(1, min(6, len(lab))), fontsize=8)
     fig.text(0.01, 0.005, note, fontsize=7, color="0.4")
     fig.tight_layout(rect=(0, 0.1 + 0.03 * (len(lab) > 6), 1, 1))
     fig.savefig(outdir / "overview.png", dpi=110)
@@ -243,7 +250,7 @@ def make_plots(result: RunResult, summary: dict, bpps: Sequence[float], outdir: 
     for ax in list(axes.flat)[len(ms):]:
         ax.axis("off")
     h, lab = axes[0][0].get_legend_handles_labels()
-    fig.legend(h, lab, loc="lower center", ncol=min(6, len(lab)), fontsize=8)
+    fig.legend(h, lab, loc="lower center", ncol=max(1, min(6, len(lab))), fontsize=8)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(outdir / "metrics.png", dpi=100)
     plt.close(fig)
@@ -287,7 +294,7 @@ def summary_rows(result: RunResult, summary: dict, bpps: Sequence[float]) -> tup
                 continue
             nd = {"psnr": 2, "ssimulacra2": 1, "brisque": 1, "niqe": 2, "piqe": 1}
             rows.append([c, f"{b:g}", f"{s['bpp']:.4f}", *[_fmt(s["metrics"].get(m), nd.get(m, 3)) for m in ms],
-                         f"{s['encode_s']:.2f}", f"{s['decode_s']:.2f}", "; ".join(note)])
+                         f"{s['encode_s']:.3g}", f"{s['decode_s']:.3g}", "; ".join(note)])
     return header, rows
 
 
@@ -329,6 +336,21 @@ def timing_rows(result: RunResult) -> tuple[list[str], list[list[str]]]:
 
 
 # --------------------------------------------------------------------------- report
+def _git_commit() -> str | None:
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
+                               capture_output=True, text=True, timeout=5, cwd=Path(__file__).resolve().parents[1])
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() + (" (sggic/ modified)" if dirty.stdout.strip() else "")
+
+
 def _duration(s: float) -> str:
     return f"{s / 60:.1f} min ({s:.0f} s)" if s >= 60 else f"{s:.1f} s"
 
@@ -347,11 +369,14 @@ def write_report(result: RunResult, bpps: Sequence[float], outdir: Path, command
     import time as _time
 
     L: list[str] = ["# sggic benchmark", ""]
+    commit = _git_commit()
     L += [f"Command: `{command}`  ",
           f"Finished {_time.strftime('%Y-%m-%d %H:%M UTC', _time.gmtime())} on {platform.machine()} "
-          f"({os.cpu_count()} CPU cores, shared; no GPU), Python {platform.python_version()}.  ",
+          f"({os.cpu_count()} CPU cores, shared; no GPU), Python {platform.python_version()}"
+          f"{f', sggic commit {commit}' if commit else ''}.  ",
           f"Wall time of this invocation: {_duration(total_seconds)}; points computed now: {result.encoded}, "
-          f"taken from the cache: {result.cached}.", ""]
+          f"taken from the cache: {result.cached}"
+          f"{f'; **{result.missing} points not computed yet (report-only)**' if result.missing else ''}.", ""]
     L += ["## Data", "", f"{images_desc}: {len(images)} image(s): {', '.join(images)}. Target rates: "
           f"{', '.join(f'{b:g}' for b in bpps)} bpp; the budget is floor(bpp x w x h / 8) bytes for the whole file.", ""]
     L += ["## Codecs", "",

@@ -35,6 +35,7 @@ class RunResult:
     encoded: int = 0
     cached: int = 0
     seconds: float = 0.0
+    missing: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -120,8 +121,12 @@ def _valid(rec: Any, img: BenchImage, metrics: Sequence[str], budget: int, codec
 
 def run_bench(images: Sequence[BenchImage], bpps: Sequence[float], codec_names: Sequence[str],
               outdir: str | os.PathLike, metrics: Sequence[str] | None = None, progress: bool = True,
-              log: Callable[[str], None] | None = None) -> RunResult:
-    """Run (or resume) every point; returns the records in a fixed order."""
+              log: Callable[[str], None] | None = None, compute: bool = True) -> RunResult:
+    """Run (or resume) every point; returns the records in a fixed order.
+
+    With ``compute=False`` nothing is encoded: points missing from the cache are counted
+    in ``missing`` and left out (to report on a run still in progress or interrupted).
+    """
     from tqdm import tqdm
 
     from ..errors import BackendUnavailable
@@ -164,6 +169,9 @@ def run_bench(images: Sequence[BenchImage], bpps: Sequence[float], codec_names: 
         rec = _read_json(path)
         if _valid(rec, img, metric_names, budget_for(bpp, w, h), codecs[name]):
             result.cached += 1
+        elif not compute:
+            result.missing += 1
+            continue
         else:
             try:
                 rec = _one_point(codecs[name], img, bpp, metric_names)
