@@ -191,7 +191,8 @@ def decode_detailed(
     stages = {
         "base": codec.name,
         "segmentation": seg.name if seg.available else f"unavailable ({getattr(seg, 'reason', '')})",
-        "settings": f"{settings.source} (steps {settings.steps}, guidance {settings.guidance:g})",
+        "settings": (f"{settings.source} (steps {settings.steps}, guidance {settings.guidance:g})"
+                     if rest.uses_settings else f"{settings.source} policy; not used by {rest.name}"),
         "restoration": rest.name,
         "refinement": "applied" if (refine is not None and masks) else "skipped (no masks or restorer cannot refine)",
     }

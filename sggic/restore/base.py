@@ -34,6 +34,8 @@ class Restorer(ABC):
     """
 
     name: str = "?"
+    #: whether ``restore`` reads ``ctx.steps``/``ctx.guidance`` (diffusion restorers do)
+    uses_settings: bool = False
 
     @abstractmethod
     def restore(self, base: np.ndarray, ctx: RestoreContext) -> np.ndarray: ...
