@@ -209,7 +209,8 @@ def test_restorers_reject_bad_input(bad: object, name: str) -> None:
 def test_registry_frozen_ids() -> None:
     assert registry.restorer_id("bicubic") == 1
     assert registry.restorer_id("realesrgan") == 2
-    assert registry.RESERVED_IDS == {3: "fitted"}
+    assert registry.restorer_id("fitted") == 3  # was reserved; now registered
+    assert registry.RESERVED_IDS == {}
     assert set(registry.RESTORER_NAMES) >= {"bicubic", "realesrgan"}
     ids = [registry.restorer_id(n) for n in registry.RESTORER_NAMES]
     assert len(set(ids)) == len(ids) and 0 not in ids
@@ -230,13 +231,10 @@ def test_registry_unknown_name_suggests() -> None:
         registry.get_restorer("bicubc")
     with pytest.raises(InputError, match="known: "):
         registry.get_restorer("zzz")
-    with pytest.raises(InputError, match="reserved"):
-        registry.get_restorer("fitted")
 
 
 def test_registry_ids_from_files() -> None:
-    with pytest.raises(BackendUnavailable, match="fitted"):
-        registry.restorer_by_id(3)
+    assert registry.restorer_by_id(3).name == "fitted"
     with pytest.raises(BitstreamError):
         registry.restorer_by_id(200)
     assert registry.restorer_name(3) == "fitted"

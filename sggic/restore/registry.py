@@ -31,10 +31,12 @@ _ENTRIES: tuple[RestorerInfo, ...] = (
     RestorerInfo("bicubic", 1, "sggic.restore.bicubic:BicubicRestorer", "Pillow bicubic 2x; no weights"),
     RestorerInfo("realesrgan", 2, "sggic.restore.realesrgan:RealESRGANRestorer",
                  "Real-ESRGAN x4plus (ncnn, CPU) then LANCZOS to 2x"),
+    RestorerInfo("fitted", 3, "sggic.restore.fitted:FittedRestorer",
+                 "compact CNN fitted to the VVC base, qp-conditioned (torch, CPU); bicubic for other codecs"),
 )
 
 # Ids promised to work that is not in this version yet; never hand them to anything else.
-RESERVED_IDS: dict[int, str] = {3: "fitted"}
+RESERVED_IDS: dict[int, str] = {}
 
 # What header id 0 ("the decoder's default") means.
 DEFAULT_RESTORER = "realesrgan"

@@ -1,0 +1,119 @@
+"""Training pairs for the fitted restorer: originals and their VVC-coded half-resolution bases.
+
+A *view* of a photo is a 512x512 crop after resizing the short side to some length; the
+benchmark measures the ``s512`` view (short side 512, centre crop, the paper's
+preprocessing), ``s1024`` (short side 1024, centre crop) adds finer detail at half the qps. Each view is downsampled
+2x exactly as the encoder does (``pipeline.downsample2x``) and coded by the VVC base codec
+at every qp in its list; decoded bases are cached per view as one ``.npz`` so that the
+slow part (one libvvenc run per qp, 0.2-0.7 s) happens once.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+PHOTOS_TSV = Path("/work/shared/data/photos.tsv")
+CROP = 512
+
+# view name -> (short side after resize, horizontal crop position in [0, 1], qps)
+VIEWS: dict[str, tuple[int, float, tuple[int, ...]]] = {
+    "s512": (512, 0.5, tuple(range(28, 64))),
+    "s1024": (1024, 0.5, tuple(range(29, 64, 2))),
+}
+
+
+@dataclass(frozen=True)
+class Photo:
+    id: str
+    split: str
+    path: str
+
+
+def read_photos(tsv: str | os.PathLike = PHOTOS_TSV, split: str | None = None) -> list[Photo]:
+    """The photo list (id, split, path), optionally one split only, sorted by id."""
+    with open(tsv, newline="") as f:
+        rows = [Photo(r["id"], r["split"], r["path"]) for r in csv.DictReader(f, delimiter="\t")]
+    if split is not None:
+        rows = [p for p in rows if p.split == split]
+    return sorted(rows, key=lambda p: p.id)
+
+
+def resize_crop(rgb: np.ndarray, short: int, size: int = CROP, xpos: float = 0.5) -> np.ndarray:
+    """Resize so the short side is ``short`` (Lanczos), then crop ``size`` x ``size``.
+
+    ``xpos``/vertical centre place the crop; ``short=512, xpos=0.5`` is the benchmark's
+    preprocessing (short side to 512, centre crop).
+    """
+    h, w = rgb.shape[:2]
+    s = short / min(w, h)
+    nw, nh = max(size, round(w * s)), max(size, round(h * s))
+    img = Image.fromarray(rgb).resize((nw, nh), Image.Resampling.LANCZOS)
+    x0 = int(round((nw - size) * xpos))
+    y0 = (nh - size) // 2
+    return np.asarray(img.crop((x0, y0, x0 + size, y0 + size))).copy()
+
+
+def load_rgb(path: str) -> np.ndarray:
+    from sggic.images import load_image
+
+    return load_image(path).rgb
+
+
+def prepare_view(photo: Photo, view: str, cache_dir: str | os.PathLike) -> Path:
+    """Code one view at all its qps and cache ``orig``, ``qps``, ``bases``, ``nbytes``."""
+    from sggic.codecs import get_codec
+    from sggic.pipeline import downsample2x
+
+    out = Path(cache_dir) / f"{photo.id}.{view}.npz"
+    if out.exists():
+        return out
+    short, xpos, qps = VIEWS[view]
+    orig = resize_crop(load_rgb(photo.path), short, CROP, xpos)
+    half = downsample2x(orig)
+    codec = get_codec("vvc")
+    bases, nbytes = [], []
+    for qp in qps:
+        payload = codec.encode(half, qp)
+        bases.append(codec.decode(payload, half.shape[1], half.shape[0], qp))
+        nbytes.append(len(payload))
+    tmp = out.with_suffix(".tmp.npz")
+    np.savez(tmp, orig=orig, qps=np.array(qps, np.int16), bases=np.stack(bases), nbytes=np.array(nbytes, np.int32))
+    os.replace(tmp, out)
+    return out
+
+
+def prepare(photos: list[Photo], cache_dir: str | os.PathLike, views: tuple[str, ...] = tuple(VIEWS),
+            workers: int = 2, log=print) -> list[Path]:
+    """Prepare every (photo, view), ``workers`` processes, logging progress; returns the npz paths."""
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    jobs = [(p, v) for v in views for p in photos]  # s512 first: the most useful view
+    t0 = time.time()
+    paths: list[Path] = []
+    with ProcessPoolExecutor(max_workers=workers) as ex:
+        futs = {ex.submit(prepare_view, p, v, cache_dir): (p.id, v) for p, v in jobs}
+        for i, fut in enumerate(as_completed(futs), 1):
+            paths.append(fut.result())
+            log(f"prep {i}/{len(jobs)} {futs[fut][0]}.{futs[fut][1]} {time.time() - t0:.0f}s")
+    return sorted(paths)
+
+
+def load_views(paths: list[Path]) -> list[dict[str, np.ndarray]]:
+    """Load cached views into memory (~8 MB each)."""
+    out = []
+    for p in paths:
+        with np.load(p) as z:
+            out.append({k: z[k] for k in ("orig", "qps", "bases", "nbytes")})
+    return out
+
+
+def write_manifest(path: str | os.PathLike, **info) -> None:
+    Path(path).write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
