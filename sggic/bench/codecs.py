@@ -287,8 +287,12 @@ class SggicCodec(BenchCodec):
 
     def check(self) -> None:
         from ..codecs import get_codec
+        from ..restore.registry import get_restorer
 
         get_codec("vvc").check_available()
+        check = getattr(get_restorer(self.restorer), "check_available", None)
+        if check is not None:  # e.g. a restorer whose weights are not here: MissingWeights
+            check()
 
     @staticmethod
     def _semantics(img: BenchImage):
