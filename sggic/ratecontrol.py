@@ -36,16 +36,19 @@ def fit_rate(
     file_size: Callable[[int, bytes], int],
     pixels: int,
 ) -> RateChoice:
-    """Binary-search the codec's quality list for the largest file within ``budget``.
+    """Find the largest file within ``budget`` in the codec's quality list.
 
     ``file_size(quality, payload)`` gives the size of the complete file with that
     payload (framing and semantics included), so the budget is the whole file's.
-    Quality lists are ordered from the smallest file to the largest; sizes are close to
-    monotone, and the neighbour above the search result is checked to absorb small
-    non-monotonicities.
+    Quality lists are ordered from the smallest file to the largest and sizes are taken
+    as monotone. Encodes are the cost (a VVC encode of a large picture takes seconds,
+    and the highest qualities are the slowest), so the search interpolates log(size)
+    between the bracketing qualities (sizes grow roughly geometrically with quality),
+    falls back to bisection when that does not halve the bracket, and never encodes the
+    top of the list just to bound the search.
     """
     qs = list(codec.qualities())
-    cache: dict[int, tuple[bytes, int]] = {}
+    cache: dict[int, tuple[bytes, int | float]] = {}
 
     def size_at(i: int) -> int | float:
         if i not in cache:
@@ -67,17 +70,20 @@ def fit_rate(
             f"target of {budget * 8 / pixels:.4f} bpp ({budget} bytes) is below the smallest file "
             f"{codec.name} can make for this image ({smallest:.4f} bpp, {size_at(0)} bytes); raise --bpp"
         )
-    lo, hi = 0, len(qs) - 1  # invariant: size_at(lo) fits
-    if size_at(hi) <= budget:
-        lo = hi
+    lo, hi = 0, len(qs)  # size_at(lo) fits; hi is the first index known not to (len: none known)
+    bisect_next = True
     while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if size_at(mid) <= budget:
-            lo = mid
+        width = hi - lo
+        i = (lo + hi) // 2
+        if not bisect_next and hi < len(qs) and math.isfinite(size_at(hi)):
+            s_lo, s_hi = size_at(lo), size_at(hi)
+            if s_hi > s_lo > 0:
+                frac = math.log(budget / s_lo) / math.log(s_hi / s_lo)
+                i = min(max(lo + int(math.floor(frac * width)), lo + 1), hi - 1)
+        if size_at(i) <= budget:
+            lo = i
         else:
-            hi = mid
-    for j in (lo + 1, lo + 2):  # small non-monotonicity
-        if j < len(qs) and size_at(j) <= budget:
-            lo = j
+            hi = i
+        bisect_next = (hi - lo) * 2 > width  # interpolation did not halve the bracket
     payload, size = cache[lo]
     return RateChoice(qs[lo], payload, size, len(cache))
