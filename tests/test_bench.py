@@ -97,6 +97,7 @@ def test_bd_rate_known_answers():
     assert v2 == pytest.approx(50.0, abs=1e-6)
     assert math.isnan(bd_rate(ref, [(r, q + 10) for r, q in ref])[0])  # no common score interval
     assert math.isnan(bd_rate(ref, [(0.1, 1.0)])[0])  # one point only
+    assert math.isnan(bd_rate(ref, [])[0])
 
 
 def test_search_takes_the_largest_file_within_budget_or_marks_above_target():
@@ -158,3 +159,22 @@ def test_cli_bench(photo_dir, tmp_path, capsys):
     assert rc == 0
     assert "report.md" in capsys.readouterr().out
     assert (tmp_path / "o" / "report.md").is_file() and (tmp_path / "o" / "results.csv").is_file()
+
+
+def test_unavailable_codec_is_listed_and_report_only_computes_nothing(first_run, photo_dir, monkeypatch):
+    import sggic.bench.codecs as bc
+    from sggic.errors import MissingWeights
+
+    out, _ = first_run
+
+    def missing(self):
+        raise MissingWeights("weights for this test restorer are not here")
+
+    monkeypatch.setattr(bc.SggicCodec, "check", missing)
+    info = bench(out, bpps=[BPP, 0.9], codecs=CODECS, images=photo_dir, size=SIZE, metrics=METRICS,
+                 progress=False, compute=False)
+    r = info["result"]
+    assert "sggic:bicubic" in r.unavailable_codecs and r.encoded == 0
+    assert r.cached + r.missing == 2 * 2 * (len(CODECS) - 1) and r.missing >= 2 * (len(CODECS) - 1)  # 0.9: new
+    report = (out / "report.md").read_text()
+    assert "weights for this test restorer are not here" in report and "not computed yet" in report

@@ -131,7 +131,7 @@ def bd_rate(ref: Sequence[tuple[float, float]], test: Sequence[tuple[float, floa
         order = np.argsort(scores)
         q = np.asarray(scores)[order]
         lr = np.log(np.asarray(rates))[order]
-        keep = np.concatenate([[True], np.diff(q) > 0])
+        keep = np.concatenate([[True], np.diff(q) > 0])[: len(q)]
         return q[keep], lr[keep], mono
 
     (q1, r1, m1), (q2, r2, m2) = prep(ref), prep(test)
