@@ -152,3 +152,22 @@ def test_shipped_weights_load_and_help() -> None:
     img = _image(32, 32)
     out = FittedRestorer().restore(img, VVC)
     assert get_metric("psnr")(bicubic_2x(img), out) > 20
+
+
+def test_training_is_reproducible(tmp_path: Path) -> None:
+    """Same seed, data and thread count -> bit-identical weights (tiny net, GAN phase included)."""
+    from safetensors.torch import load_file
+
+    from sggic.training.train import train
+
+    rng = np.random.default_rng(0)
+    views = [{"orig": rng.integers(0, 256, (64, 64, 3), dtype=np.uint8),
+              "bases": rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8),
+              "qps": np.array([40, 50], np.int16), "nbytes": np.array([100, 50], np.int32)} for _ in range(2)]
+    states = []
+    for run in ("a", "b"):
+        res = train(views, [], tmp_path / run, steps=4, batch=2, crop=16, gan_start=1, ckpt_every=4,
+                    config=TINY, log=lambda s: None)
+        states.append(load_file(res["best"]["path"]))
+    assert states[0].keys() == states[1].keys()
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])

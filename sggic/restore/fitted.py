@@ -97,6 +97,12 @@ def build_net(channels: int = 48, blocks: int = 6, cond_hidden: int = 32) -> Any
     return FittedNet()
 
 
+def macs_per_base_pixel(channels: int = 48, blocks: int = 6, **_: int) -> int:
+    """Multiply-accumulates per base-layer pixel (convolutions; bicubic and FiLM are <1%)."""
+    c = channels
+    return 9 * (3 * c + 2 * blocks * c * c + c * c + c * 12)
+
+
 def normalise_qp(qp: float) -> float:
     return (float(qp) - QP_CENTRE) / QP_SCALE
 

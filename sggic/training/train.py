@@ -141,7 +141,7 @@ def train(train_views: list[dict[str, np.ndarray]], val_views: list[dict[str, np
           steps: int, seed: int = 0, batch: int = 12, crop: int = 64, lr: float = 3e-4,
           adv_weight: float = 0.005, ssim_weight: float = 0.05, gan_start: int | None = None,
           ckpt_every: int = 400, threads: int = 2, view_weights: list[float] | None = None,
-          config: dict[str, int] | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+          config: dict[str, int] | None = None, bf16: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train for ``steps`` generator steps; return the chosen checkpoint and the validation log."""
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -158,12 +158,16 @@ def train(train_views: list[dict[str, np.ndarray]], val_views: list[dict[str, np
     history: list[dict[str, Any]] = []
     t0, run = time.time(), {"l1": 0.0, "ssim": 0.0, "adv": 0.0, "d": 0.0, "n": 0}
     bce = nn.BCEWithLogitsLoss()
+    # bf16 autocast: ~1.9x faster convolutions on this AVX512-BF16 CPU; weights, losses and
+    # optimiser state stay float32, and the exported network runs in float32.
+    amp = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)  # noqa: E731
     for step in range(1, steps + 1):
         for g in opt_g.param_groups:
             g["lr"] = lr * sched(step)
         lo, hi, q = sampler.batch(batch)
         lo, hi = lo.contiguous(memory_format=cl), hi.contiguous(memory_format=cl)
-        out = net(lo, q)
+        with amp():
+            out = net(lo, q).float()
         l1 = F.l1_loss(out, hi)
         ls = 1 - ssim(out, hi)
         loss = l1 + ssim_weight * ls
@@ -171,7 +175,8 @@ def train(train_views: list[dict[str, np.ndarray]], val_views: list[dict[str, np
         if use_gan:
             for p in disc.parameters():
                 p.requires_grad_(False)
-            fake_logit = disc(out)
+            with amp():
+                fake_logit = disc(out).float()
             adv = bce(fake_logit, torch.ones_like(fake_logit))
             loss = loss + adv_weight * adv
             run["adv"] += adv.item()
@@ -181,7 +186,8 @@ def train(train_views: list[dict[str, np.ndarray]], val_views: list[dict[str, np
         if use_gan:
             for p in disc.parameters():
                 p.requires_grad_(True)
-            rl, fl = disc(hi), disc(out.detach().clamp(0, 1))
+            with amp():
+                rl, fl = disc(hi).float(), disc(out.detach().clamp(0, 1)).float()
             d_loss = bce(rl, torch.ones_like(rl)) + bce(fl, torch.zeros_like(fl))
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
