@@ -312,7 +312,8 @@ class SggicCodec(BenchCodec):
         if len(r.data) > budget:  # cannot happen: rate control's contract
             raise AssertionError(f"sggic wrote {len(r.data)} bytes for a {budget}-byte budget")
         notes = {"semantics": "yes" if img.semantics else "none"}
-        return Coded(r.data, f"vvc qp {r.header.quality}", False, 1, {"q": r.header.quality}, notes)
+        # tries=0: sggic's own rate control searched; the number of its encodes is not exposed
+        return Coded(r.data, f"vvc qp {r.header.quality}", False, 0, {"q": r.header.quality}, notes)
 
     def encode_once(self, img: BenchImage, coded: Coded) -> None:
         from ..codecs import get_codec

@@ -113,6 +113,17 @@ def curve(summary: dict, codec: str, bpps: Sequence[float], quantity: str) -> li
 
 
 # -------------------------------------------------------------------------- BD-rate
+def bd_no_overlap(ref: Sequence[tuple[float, float]], test: Sequence[tuple[float, float]]) -> str:
+    """Why there is no BD-rate: which curve scores higher everywhere, or too few points."""
+    if len({r for r, _ in ref}) < 2 or len({r for r, _ in test}) < 2:
+        return "n/a (< 2 points)"
+    if min(q for _, q in test) > max(q for _, q in ref):
+        return "n/a (scores higher at every rate)"
+    if max(q for _, q in test) < min(q for _, q in ref):
+        return "n/a (scores lower at every rate)"
+    return "n/a"
+
+
 def bd_rate(ref: Sequence[tuple[float, float]], test: Sequence[tuple[float, float]]) -> tuple[float, bool]:
     """Bjontegaard delta rate (%) of ``test`` against ``ref``; points are (rate, score).
 
@@ -315,8 +326,9 @@ def bd_table(result: RunResult, summary: dict, bpps: Sequence[float], ref: str =
             continue
         row = [c]
         for q in qs:
-            v, mono = bd_rate([p[:2] for p in curve(summary, ref, bpps, q)], [p[:2] for p in curve(summary, c, bpps, q)])
-            row.append("n/a" if math.isnan(v) else f"{v:+.1f}%" + ("" if mono else " †"))
+            a, b = [p[:2] for p in curve(summary, ref, bpps, q)], [p[:2] for p in curve(summary, c, bpps, q)]
+            v, mono = bd_rate(a, b)
+            row.append(bd_no_overlap(a, b) if math.isnan(v) else f"{v:+.1f}%" + ("" if mono else " †"))
         rows.append(row)
     return header, rows
 
@@ -330,8 +342,9 @@ def timing_rows(result: RunResult) -> tuple[list[str], list[list[str]]]:
             rows.append([c, "0", "-", "-", "-", "-"])
             continue
         m = lambda k: float(np.mean([r[k] for r in ok]))  # noqa: E731
+        tries = f"{m('tries'):.1f}" if all(r.get("tries") for r in ok) else "own rate control"
         rows.append([c, str(len(ok)), f"{m('encode_s'):.3f}", f"{m('encode_once_s'):.3f}", f"{m('decode_s'):.3f}",
-                     f"{m('tries'):.1f}"])
+                     tries])
     return header, rows
 
 
@@ -431,7 +444,8 @@ def write_report(result: RunResult, bpps: Sequence[float], outdir: Path, command
         L += ["## BD-rate against VVC (full resolution)", "",
               "Bjontegaard delta rate on the mean curves (negative = fewer bits than VVC for the same score); "
               "log-rate interpolated over the score interval both curves cover (PCHIP, linear for two points). "
-              "n/a: the curves share no score interval or a curve has fewer than two points. "
+              "n/a: the curves share no score interval (the note says which side the codec is on) or a curve has "
+              "fewer than two distinct points (e.g. a codec whose smallest file is above every target). "
               "† the score does not rise with rate on one of the curves, so the number means little.", "",
               _md_table(h, rows), ""]
     h, rows = timing_rows(result)
