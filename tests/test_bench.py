@@ -65,6 +65,7 @@ def test_plots_and_report(first_run):
                    "identical to sggic by"):
         assert needle in report
     assert "registry default" in report
+    assert "runs.json" in report and (out / "runs.json").is_file()  # how long computing took
     assert "psnr" in info["table"] and "vvc-half+bicubic" in info["table"]
 
 

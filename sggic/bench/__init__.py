@@ -15,6 +15,22 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 
+def _log_run(outdir: Path, command: str, t0: float, result: Any) -> None:
+    """Append this invocation to OUTDIR/runs.json: the report cites how long computing took."""
+    import json
+
+    path = outdir / "runs.json"
+    try:
+        runs = json.loads(path.read_text())
+    except (OSError, ValueError):
+        runs = []
+    seconds = time.perf_counter() - t0
+    runs.append({"command": command, "finished_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+                 "seconds": round(seconds, 1), "computed": result.encoded, "cached": result.cached,
+                 "errors": len(result.errors)})
+    path.write_text(json.dumps(runs, indent=1))
+
+
 def bench(out: str | Path, bpps: Sequence[float] = (0.02, 0.03, 0.05), codecs: Sequence[str] | None = None,
           images: str | Path | None = None, dataset: str | None = None, size: int | None = 512,
           metrics: Sequence[str] | None = None, limit: int | None = None, progress: bool = True,
@@ -47,6 +63,8 @@ def bench(out: str | Path, bpps: Sequence[float] = (0.02, 0.03, 0.05), codecs: S
     outdir = Path(out)
     result = run_bench(imgs, bpps, names, outdir, metrics=metrics, progress=progress, log=log,
                        compute=compute)
+    if result.encoded:
+        _log_run(outdir, command or "sggic bench", t0, result)
     info = write_report(result, bpps, outdir, command or "sggic bench", desc, time.perf_counter() - t0)
     info["table"] = terminal_table(result, summarise(result), bpps)
     info["result"] = result

@@ -364,6 +364,16 @@ def _git_commit() -> str | None:
     return out.stdout.strip() + (" (sggic/ modified)" if dirty.stdout.strip() else "")
 
 
+def _runs(outdir: Path) -> list[dict[str, Any]]:
+    import json
+
+    try:
+        runs = json.loads((outdir / "runs.json").read_text())
+    except (OSError, ValueError):
+        return []
+    return [r for r in runs if isinstance(r, dict) and {"command", "computed", "cached", "seconds", "finished_utc"} <= set(r)]
+
+
 def _duration(s: float) -> str:
     return f"{s / 60:.1f} min ({s:.0f} s)" if s >= 60 else f"{s:.1f} s"
 
@@ -390,6 +400,11 @@ def write_report(result: RunResult, bpps: Sequence[float], outdir: Path, command
           f"Wall time of this invocation: {_duration(total_seconds)}; points computed now: {result.encoded}, "
           f"taken from the cache: {result.cached}"
           f"{f'; **{result.missing} points not computed yet (report-only)**' if result.missing else ''}.", ""]
+    runs = _runs(outdir)
+    if runs:
+        L += ["Invocations that computed points here (`runs.json`):", ""]
+        L += [f"- `{r['command']}`: {r['computed']} points computed, {r['cached']} from the cache, "
+              f"{_duration(r['seconds'])}, finished {r['finished_utc']} UTC" for r in runs] + [""]
     L += ["## Data", "", f"{images_desc}: {len(images)} image(s): {', '.join(images)}. Target rates: "
           f"{', '.join(f'{b:g}' for b in bpps)} bpp; the budget is floor(bpp x w x h / 8) bytes for the whole file.", ""]
     L += ["## Codecs", "",
