@@ -61,7 +61,7 @@ def test_plots_and_report(first_run):
     for p in info["plots"]:
         assert (out / p).stat().st_size > 5000
     report = (out / "report.md").read_text()
-    for needle in ("lpips", "dists", "clipiqa", "Not computed", "BD-rate against VVC", "Timing", "sggic:bicubic",
+    for needle in ("lpips", "dists", "clipiqa", "Not computed", "BD-rate against VVC", "BD-rate against the plain base codec", "Timing", "sggic:bicubic",
                    "identical to sggic by"):
         assert needle in report
     assert "registry default" in report

@@ -454,10 +454,12 @@ def write_report(result: RunResult, bpps: Sequence[float], outdir: Path, command
           "uncoded originals (no-reference metrics only).", ""]
     h, rows = summary_rows(result, summary, bpps)
     L += ["Means over images (real bpp from file sizes):", "", _md_table(h, rows), ""]
-    if "vvc" in result.codecs:
-        h, rows = bd_table(result, summary, bpps)
-        L += ["## BD-rate against VVC (full resolution)", "",
-              "Bjontegaard delta rate on the mean curves (negative = fewer bits than VVC for the same score); "
+    for ref, what in (("vvc", "VVC (full resolution)"), ("vvc-half+bicubic", "the plain base codec (vvc-half+bicubic)")):
+        if ref not in result.codecs:
+            continue
+        h, rows = bd_table(result, summary, bpps, ref)
+        L += [f"## BD-rate against {what}", "",
+              f"Bjontegaard delta rate on the mean curves (negative = fewer bits than {ref} for the same score); "
               "log-rate interpolated over the score interval both curves cover (PCHIP, linear for two points). "
               "n/a: the curves share no score interval (the note says which side the codec is on) or a curve has "
               "fewer than two distinct points (e.g. a codec whose smallest file is above every target). "
