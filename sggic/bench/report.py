@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import platform
+import time as _time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
@@ -388,9 +390,6 @@ def write_report(result: RunResult, bpps: Sequence[float], outdir: Path, command
     n_rows = write_csv(result, outdir / "results.csv")
     plots = make_plots(result, summary, bpps, outdir)
     images = sorted({r["image"] for r in result.records})
-    import os
-    import time as _time
-
     L: list[str] = ["# sggic benchmark", ""]
     commit = _git_commit()
     L += [f"Command: `{command}`  ",
