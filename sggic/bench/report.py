@@ -163,6 +163,11 @@ def bd_rate(ref: Sequence[tuple[float, float]], test: Sequence[tuple[float, floa
 
 
 # ---------------------------------------------------------------------------- plots
+# tab10 and two more, so that up to 12 codecs never share a colour
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf", "#000000", "#b8860b")
+
+
 def _style(codec: str) -> dict[str, Any]:
     if codec.startswith("sggic"):
         return {"linewidth": 2.4, "linestyle": "-", "marker": "o", "markersize": 6, "zorder": 3}
@@ -176,7 +181,7 @@ def _plot_axis(ax, summary, codecs, bpps, quantity, title, ylabel, originals=Non
         pts = curve(summary, c, bpps, quantity)
         if not pts:
             continue
-        color = f"C{i % 10}"
+        color = PALETTE[i % len(PALETTE)]
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
         ax.plot(xs, ys, color=color, label=c, **{**_style(c), "marker": None})
         st = _style(c)
