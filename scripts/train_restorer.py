@@ -9,7 +9,9 @@
 2. Hold-out: the train photos ``sorted(ids)[::7]`` (Aqua, FallenLeaf, Wood, sunset) are
    kept out of training and score each checkpoint (``train.selection_score``).
 3. Train --steps generator steps with --seed, --threads torch threads (determinism needs
-   the same count), then export the best checkpoint with its settings in the metadata.
+   the same count), pick the best checkpoint on the hold-out, calibrate the decoder-side
+   residual gain on the hold-out (``train.calibrate_gain``), export with the settings in
+   the metadata.
 Writes a log and manifest.json (data list, seed, wall times, validation history) to --out.
 """
 
@@ -41,10 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ckpt-every", type=int, default=275)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2, help="processes for the VVC coding step")
+    ap.add_argument("--select-only", action="store_true",
+                    help="skip training: pick the best checkpoint of --out's history.json, calibrate, export")
     args = ap.parse_args(argv)
 
     from sggic.training.data import VIEWS, load_views, prepare, read_photos
-    from sggic.training.train import save_generator, train
+    from sggic.training.train import calibrate_gain, save_generator, train
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -72,9 +76,18 @@ def main(argv: list[str] | None = None) -> int:
     fit_views, val_views = load_views(fit_paths), load_views(val_paths)
     weights = [2.0 if p.name.endswith(".s512.npz") else 1.0 for p in fit_paths]
     log(f"data ready in {t_prep:.0f}s: {len(fit_views)} views to fit, {len(val_views)} to validate")
-    res = train(fit_views, val_views, out, steps=args.steps, seed=args.seed, batch=args.batch, crop=args.crop,
-                lr=args.lr, adv_weight=args.adv_weight, ssim_weight=args.ssim_weight,
-                ckpt_every=args.ckpt_every, threads=args.threads, view_weights=weights, log=log)
+    if args.select_only:
+        from sggic.restore.fitted import DEFAULT_CONFIG
+
+        history = json.loads((out / "history.json").read_text())
+        scored = [h for h in history if "score" in h]
+        prev = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else {}
+        res = {"best": max(scored, key=lambda h: h["score"]), "history": history, "config": dict(DEFAULT_CONFIG),
+               "train_seconds": prev.get("train_seconds", history[-1]["elapsed_s"])}
+    else:
+        res = train(fit_views, val_views, out, steps=args.steps, seed=args.seed, batch=args.batch, crop=args.crop,
+                    lr=args.lr, adv_weight=args.adv_weight, ssim_weight=args.ssim_weight,
+                    ckpt_every=args.ckpt_every, threads=args.threads, view_weights=weights, log=log)
     best = res["best"]
     log(f"best checkpoint: step {best['step']} score {best.get('score')}")
 
@@ -85,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
 
     net = build_net(**res["config"])
     net.load_state_dict(state)
+    gain, gain_rows = calibrate_gain(net, val_views, log=log)
+    log(f"residual gain {gain}")
     meta = {
+        "residual_gain": str(gain), "gain_calibration": gain_rows,
         "config": res["config"], "step": best["step"], "seed": args.seed, "steps": args.steps,
         "train_photos": fit_ids, "holdout_photos": val_ids, "views": {k: [v[0], v[1], list(v[2])] for k, v in VIEWS.items()},
         "train_seconds": res["train_seconds"], "command": "scripts/train_restorer.py " + " ".join(sys.argv[1:] if argv is None else argv),

@@ -171,3 +171,18 @@ def test_training_is_reproducible(tmp_path: Path) -> None:
         states.append(load_file(res["best"]["path"]))
     assert states[0].keys() == states[1].keys()
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
+def test_residual_gain_read_from_metadata(tmp_path: Path, weights: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(weights))
+    for g in ("0", "1.0", "2.0"):
+        save_file(state, str(tmp_path / f"g{g}.safetensors"), metadata={"config": json.dumps(TINY), "residual_gain": g})
+    img = _image(16, 16)
+    outs = {g: FittedRestorer(weights=tmp_path / f"g{g}.safetensors").restore(img, VVC).astype(int) for g in ("0", "1.0", "2.0")}
+    assert np.array_equal(outs["1.0"], FittedRestorer(weights=weights).restore(img, VVC))
+    # the detail added at gain 2 is about twice the detail at gain 1 (rounding and clipping aside)
+    d1, d2 = outs["1.0"] - outs["0"], outs["2.0"] - outs["0"]
+    inside = (outs["2.0"] > 0) & (outs["2.0"] < 255)
+    assert np.abs(d2 - 2 * d1)[inside].max() <= 2

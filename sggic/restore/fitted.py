@@ -83,6 +83,7 @@ def build_net(channels: int = 48, blocks: int = 6, cond_hidden: int = 32) -> Any
             nn.init.zeros_(self.cond[2].bias)
             nn.init.zeros_(self.tail.weight)  # start as exact bicubic
             nn.init.zeros_(self.tail.bias)
+            self.residual_gain = 1.0  # decoder-side detail strength (weights metadata)
 
         def forward(self, x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
             up = F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)
@@ -92,7 +93,7 @@ def build_net(channels: int = 48, blocks: int = 6, cond_hidden: int = 32) -> Any
             for i, blk in enumerate(self.blocks):
                 r = blk(r, film[:, i, 0], film[:, i, 1])
             r = self.fuse(r) + f
-            return up + F.pixel_shuffle(self.tail(r), 2)
+            return up + self.residual_gain * F.pixel_shuffle(self.tail(r), 2)
 
     return FittedNet()
 
@@ -132,6 +133,7 @@ def load_net(path: str | Path) -> tuple[Any, dict[str, Any]]:
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise MissingWeights(f"fitted restorer weights {p} do not match the network: {exc}") from None
+    net.residual_gain = float(meta.get("residual_gain", "1.0"))
     net.eval()
     return net.to(memory_format=torch.channels_last), meta
 
