@@ -24,12 +24,12 @@ from .errors import BitstreamError, InputError
 from .images import LoadedImage, from_pil, load_image
 from .ratecontrol import budget_bytes, fit_rate
 from .restore.base import RestoreContext, Restorer
+from .restore.registry import DEFAULT_RESTORER
 from .segment.base import Segmenter, UnavailableSegmenter
 from .semantics.schema import Semantics
 
 DEFAULT_BPP = 0.03
 DEFAULT_BASE = "vvc"
-DEFAULT_RESTORER = "realesrgan"
 
 ImageLike = "str | os.PathLike | np.ndarray | PIL.Image.Image"
 
