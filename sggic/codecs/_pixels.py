@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
+from ..arrays import check_rgb as _check_rgb
 
 # Full-range BT.601 (JPEG) matrix; 8-bit values are scaled by 4 into 10 bits.
 _KR, _KB = 0.299, 0.114
@@ -24,12 +24,7 @@ _CR_G = round(2 * (1 - _KR) * _KR / _KG * (1 << _FRAC))
 
 def check_rgb(rgb: np.ndarray) -> np.ndarray:
     """The image as a C-contiguous (h, w, 3) uint8 array; InputError otherwise."""
-    arr = np.asarray(rgb)
-    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise InputError(f"base codec input must be (h, w, 3) with h, w >= 1, got shape {arr.shape}")
-    if arr.dtype != np.uint8:
-        raise InputError(f"base codec input must be uint8, got {arr.dtype}")
-    return np.ascontiguousarray(arr)
+    return _check_rgb(rgb, "base codec", what="input")
 
 
 def check_size(width: int, height: int) -> None:

@@ -12,21 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import check_rgb
 from ..errors import InputError
 
 
 def check_image(img: Any, name: str, min_side: int = 1, what: str = "image") -> np.ndarray:
     """Return ``img`` if it is an (h, w, 3) uint8 array with both sides >= ``min_side``."""
-    if not isinstance(img, np.ndarray):
-        raise InputError(f"{name}: {what} must be a numpy array, got {type(img).__name__}")
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise InputError(f"{name}: {what} must have shape (h, w, 3), got {img.shape}")
-    if img.dtype != np.uint8:
-        raise InputError(f"{name}: {what} must be uint8 RGB (0-255), got dtype {img.dtype}")
-    h, w = img.shape[:2]
-    if min(h, w) < min_side:
-        raise InputError(f"{name}: {what} is {h}x{w}; needs at least {min_side}x{min_side}")
-    return img
+    return check_rgb(img, name, min_side, what)
 
 
 def check_pair(ref: Any, img: Any, name: str, min_side: int = 1) -> tuple[np.ndarray, np.ndarray]:

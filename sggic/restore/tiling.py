@@ -21,25 +21,15 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from sggic.arrays import check_rgb
 from sggic.errors import InputError
 
 UpscaleFn = Callable[[np.ndarray], np.ndarray]
 
 
 def as_rgb_u8(base: object) -> np.ndarray:
-    """Check a restorer input once, with a one-line message, and make it C-contiguous.
-
-    Restorers share this so that every backend rejects the same inputs the same way.
-    """
-    if not isinstance(base, np.ndarray):
-        raise InputError(f"restorer input must be a numpy array, got {type(base).__name__}")
-    if base.ndim != 3 or base.shape[2] != 3:
-        raise InputError(f"restorer input must be (h, w, 3) RGB, got shape {base.shape}")
-    if base.dtype != np.uint8:
-        raise InputError(f"restorer input must be uint8, got {base.dtype}")
-    if base.shape[0] < 1 or base.shape[1] < 1:
-        raise InputError(f"restorer input is empty: shape {base.shape}")
-    return np.ascontiguousarray(base)
+    """Check a restorer input once, with a one-line message, and make it C-contiguous."""
+    return check_rgb(base, "restorer", what="input")
 
 
 def split_1d(length: int, tile: int) -> list[tuple[int, int]]:
