@@ -1,8 +1,7 @@
-import io
 
 import numpy as np
 import pytest
-from PIL import Image, ImageCms
+from PIL import Image
 
 from sggic.errors import InputError
 from sggic.images import atomic_write, load_image, save_image

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sggic.errors import BackendUnavailable, BitstreamError, InputError, MissingWeights
+from sggic.errors import BitstreamError, InputError, MissingWeights
 from sggic.restore import registry
 from sggic.restore.base import RestoreContext
 from sggic.restore.bicubic import BicubicRestorer, bicubic_2x
