@@ -18,7 +18,7 @@ MAX_BPP = 8.0
 class RateChoice:
     quality: int
     payload: bytes
-    file_bytes: int | float
+    file_bytes: int  # the chosen file always fits, so never the "refused" infinity
     tries: int
 
 

@@ -42,6 +42,21 @@ class Distribution(Protocol):
         ...
 
 
+def _narrow(low: int, width: int, bits: int, cum: int, freq: int, total: int) -> tuple[int, int, int]:
+    """Shrink [low, low + width) to the symbol's sub-interval and renormalise by bytes.
+
+    Encoder and decoder must apply exactly the same arithmetic, so both call this.
+    """
+    step = width // total
+    low += step * cum
+    width = step * freq
+    while width < (1 << PRECISION_BITS):
+        low <<= 8
+        width <<= 8
+        bits += 8
+    return low, width, bits
+
+
 class ArithmeticEncoder:
     """Accumulates symbols; :meth:`finish` returns the payload bytes."""
 
@@ -62,13 +77,7 @@ class ArithmeticEncoder:
         return symbol
 
     def _narrow(self, cum: int, freq: int, total: int) -> None:
-        step = self._width // total
-        self._low += step * cum
-        self._width = step * freq
-        while self._width < (1 << PRECISION_BITS):
-            self._low <<= 8
-            self._width <<= 8
-            self._bits += 8
+        self._low, self._width, self._bits = _narrow(self._low, self._width, self._bits, cum, freq, total)
 
     def finish(self) -> bytes:
         """Shortest byte string whose zero-padded value lies in [low, low + width)."""
@@ -108,10 +117,5 @@ class ArithmeticDecoder:
             # Only reachable when the stream does not come from our encoder.
             raise BitstreamError("semantics payload is corrupt (value outside the coding interval)")
         symbol, cum, freq = dist.lookup(target)
-        self._low += step * cum
-        self._width = step * freq
-        while self._width < (1 << PRECISION_BITS):
-            self._low <<= 8
-            self._width <<= 8
-            self._bits += 8
+        self._low, self._width, self._bits = _narrow(self._low, self._width, self._bits, cum, freq, total)
         return symbol
