@@ -6,6 +6,7 @@ process::
     import sggic
     data = sggic.encode("photo.jpg", bpp=0.03)      # -> bytes of a .sgc file
     image = sggic.decode(data)                       # -> PIL.Image.Image
+    sem = sggic.describe("photo.jpg")                # -> Semantics, from the SGGIC_VLM_* VLM
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["encode", "decode", "info", "Semantics", "SggicError", "__version__"]
+__all__ = ["encode", "decode", "info", "describe", "Semantics", "SggicError", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .errors import SggicError
     from .pipeline import decode, encode, info
+    from .semantics.vlm import describe
     from .semantics.schema import Semantics
 
 
@@ -26,6 +28,10 @@ def __getattr__(name: str) -> Any:
         from . import pipeline
 
         return getattr(pipeline, name)
+    if name == "describe":
+        from .semantics.vlm import describe
+
+        return describe
     if name == "Semantics":
         from .semantics.schema import Semantics
 

@@ -1,4 +1,4 @@
-"""The ``sggic`` command line: encode, decode, info, sample, bench.
+"""The ``sggic`` command line: encode, describe, decode, info, sample, bench.
 
 Every expected failure prints one line ``sggic: error: ...`` on stderr and exits
 non-zero; outputs are written atomically, so a failed run leaves no file behind.
@@ -36,11 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", required=True, help="output .sgc file")
     e.add_argument("--bpp", type=_bpp, default=0.03, help="target bits per pixel for the whole file (default 0.03)")
     e.add_argument("--base", default="vvc", help="base-layer codec: vvc (default), avif, heic, webp, jpeg")
-    e.add_argument("--semantics", help="semantics JSON: {\"objects\": [{\"name\", \"detail\"}], \"description\"}")
+    _add_semantics_options(e)
     e.add_argument("--restorer", default=None, help="restorer the decoder should use (recorded in the file)")
     e.add_argument("--fixed", action="store_true", help="record fixed decoder settings (no content adaptation)")
     e.add_argument("--seed", type=int, default=0, help="seed recorded for any sampling at decode time")
     e.add_argument("-q", "--quiet", action="store_true")
+
+    _add_describe_parser(sub)
 
     d = sub.add_parser("decode", help="reconstruct an image from a .sgc file")
     d.add_argument("input", help=".sgc file")
@@ -72,12 +74,64 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _add_semantics_options(e: argparse.ArgumentParser) -> None:
+    g = e.add_mutually_exclusive_group()
+    g.add_argument("--semantics", help="semantics JSON: {\"objects\": [{\"name\", \"detail\"}], \"description\"}")
+    g.add_argument("--describe", action="store_true",
+                   help="ask the VLM configured by SGGIC_VLM_* for the semantics (docs/semantics.md)")
+
+
+def _add_describe_parser(sub) -> None:
+    r = sub.add_parser("describe", help="write an image's semantics JSON with a VLM (SGGIC_VLM_* settings)")
+    r.add_argument("input", help="image file")
+    r.add_argument("-o", "--output", help="write the JSON here (default: print it)")
+    r.add_argument("-q", "--quiet", action="store_true", help="no notes on stderr")
+
+
+def _describe_image(path: str, quiet: bool):
+    from .semantics.vlm import describe_detailed
+
+    r = describe_detailed(path)
+    if not quiet:
+        for note in r.notes:
+            print(f"sggic: note: VLM reply: {note}", file=sys.stderr)
+    return r.semantics
+
+
+def _check_output_folder(path: str) -> None:
+    parent = os.path.dirname(path) or "."
+    if not os.path.isdir(parent):
+        raise InputError(f"output folder does not exist: {parent}")
+
+
+def _encode_semantics(a: argparse.Namespace):
+    from .semantics.schema import Semantics
+
+    if a.describe:
+        from .images import load_image
+
+        load_image(a.input)  # a bad image or output path fails before any request is sent
+        _check_output_folder(a.output)
+        return _describe_image(a.input, a.quiet)
+    return Semantics.load(a.semantics) if a.semantics else None
+
+
+def _describe(a: argparse.Namespace) -> None:
+    from .images import atomic_write
+
+    if a.output:
+        _check_output_folder(a.output)
+    text = _describe_image(a.input, a.quiet).to_json() + "\n"
+    if a.output:
+        atomic_write(a.output, text.encode("utf-8"))
+    else:
+        sys.stdout.write(text)
+
+
 def _encode(a: argparse.Namespace) -> None:
     from .images import atomic_write
     from .pipeline import DEFAULT_RESTORER, encode_detailed
-    from .semantics.schema import Semantics
-
-    sem = Semantics.load(a.semantics) if a.semantics else None
+    sem = _encode_semantics(a)
     t = time.perf_counter()
     r = encode_detailed(a.input, bpp=a.bpp, base=a.base, semantics=sem,
                         restorer=a.restorer or DEFAULT_RESTORER, seed=a.seed, fixed=a.fixed)
@@ -164,7 +218,7 @@ def _bench(a: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"encode": _encode, "decode": _decode, "info": _info, "sample": _sample, "bench": _bench}
+    handlers = {"encode": _encode, "describe": _describe, "decode": _decode, "info": _info, "sample": _sample, "bench": _bench}
     try:
         handlers[args.command](args)
     except SggicError as e:

@@ -39,3 +39,9 @@ class BackendUnavailable(SggicError):
 
 class MissingWeights(BackendUnavailable):
     """Model weights that a component needs are not where they should be."""
+
+
+class ServiceError(SggicError):
+    """A remote service (the VLM that writes semantics) failed, timed out or answered nonsense."""
+
+    exit_code = 6
