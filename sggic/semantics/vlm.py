@@ -170,6 +170,10 @@ def build_messages(data_url: str) -> list[dict]:
     ]}]
 
 
+_HINTS = {401: f" (check {ENV_API_KEY})", 403: f" (check {ENV_API_KEY})",
+          404: f" (check {ENV_BASE_URL}, usually ending in /v1, and {ENV_MODEL})"}
+
+
 def _import_openai():
     try:
         import openai
@@ -202,12 +206,18 @@ def _status_message(err: Any) -> str:
 
 def _reply_text(resp: Any) -> str:
     """The text of the first choice; ServiceError text (unredacted) if there is none."""
+    choices = getattr(resp, "choices", None)
+    if not isinstance(choices, list):
+        shown = snippet(resp) if isinstance(resp, str) else type(resp).__name__
+        raise ServiceError(f"the answer is not a chat completion: {shown!r}")
+    if not choices:
+        raise ServiceError("the answer is not a chat completion: it has no choices")
     try:
-        msg = resp.choices[0].message
+        msg = choices[0].message
         content = msg.content
-        finish = resp.choices[0].finish_reason
-    except (AttributeError, IndexError, KeyError, TypeError):
-        raise ServiceError(f"the answer is not a chat completion: {snippet(str(resp))!r}") from None
+        finish = choices[0].finish_reason
+    except (AttributeError, TypeError):
+        raise ServiceError("the answer is not a chat completion: its first choice has no message") from None
     if isinstance(content, list):  # some servers return content parts
         content = "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
     if not isinstance(content, str) or not content.strip():
@@ -242,14 +252,14 @@ def complete(settings: VlmSettings, messages: list[dict], *, deadline_at: float,
                     model=settings.model, messages=messages, max_tokens=settings.max_tokens,
                     temperature=0, timeout=wait)
             except openai.APITimeoutError:
-                why = f"no answer within {wait:g} s ({ENV_TIMEOUT})"
+                why = f"no answer within {wait:.3g} s ({ENV_TIMEOUT})"
             except openai.APIConnectionError as e:
                 cause = e.__cause__ or e.__context__
                 why = f"cannot connect ({type(cause).__name__ if cause else 'connection error'})"
             except openai.APIStatusError as e:
                 why = f"HTTP {e.status_code}: {_status_message(e)}"
                 if e.status_code != 429 and e.status_code < 500:
-                    raise _fail(settings, why) from None
+                    raise _fail(settings, why + _HINTS.get(e.status_code, "")) from None
                 retry_after = _retry_after(e.response)
             except openai.OpenAIError as e:
                 raise _fail(settings, f"{type(e).__name__}: {snippet(str(e), 160)}") from None
