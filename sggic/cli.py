@@ -94,7 +94,7 @@ def _describe_image(path: str, quiet: bool):
     r = describe_detailed(path)
     if not quiet:
         for note in r.notes:
-            print(f"sggic: note: VLM reply: {note}", file=sys.stderr)
+            print(f"sggic: note: VLM: {note}", file=sys.stderr)
     return r.semantics
 
 

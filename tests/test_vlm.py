@@ -64,7 +64,15 @@ class FakeVLM:
                     self.end_headers()
                     self.wfile.write(action[3])
                     return
-                if kind == "reply":
+                if kind == "picky":  # a newer hosted model: refuses max_tokens and temperature
+                    bad = [k for k in ("max_tokens", "temperature") if k in body]
+                    if bad:
+                        msg = (f"Unsupported parameter: '{bad[0]}' is not supported with this model."
+                               + (" Use 'max_completion_tokens' instead." if bad[0] == "max_tokens" else ""))
+                        status, payload, headers = 400, {"error": {"message": msg}}, {}
+                    else:
+                        status, payload, headers = 200, completion(action[1]), {}
+                elif kind == "reply":
                     status, payload, headers = 200, completion(action[1]), {}
                 elif kind == "echo-key":  # a server that leaks the Authorization header back
                     auth = self.headers.get("Authorization", "")
@@ -262,6 +270,19 @@ def test_answers_that_are_not_completions(vlm, capsys, astronaut_png, action, ex
     vlm.default = action
     err = _one_line_error(capsys, main(["describe", str(astronaut_png)]))
     assert expect in err
+
+
+def test_refused_parameters_are_adapted_once(vlm, capsys, astronaut_png):
+    vlm.default = ("picky", json.dumps(GOOD))
+    vlm.script = [("picky", "no json here")] * 3  # the 3rd request gets prose: a re-ask must keep the changes
+    assert main(["describe", str(astronaut_png)]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == GOOD
+    assert "sent max_completion_tokens" in err and "temperature" in err
+    bodies = [r["body"] for r in vlm.requests]
+    assert len(bodies) == 4  # refused max_tokens, refused temperature, prose, JSON
+    assert bodies[-1]["max_completion_tokens"] == 300 and "max_tokens" not in bodies[-1]
+    assert "temperature" not in bodies[-1]
 
 
 def test_client_errors_are_not_retried(vlm, capsys, astronaut_png):

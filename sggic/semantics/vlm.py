@@ -227,10 +227,37 @@ def _reply_text(resp: Any) -> str:
     return content
 
 
+def default_params(settings: VlmSettings) -> dict[str, Any]:
+    return {"max_tokens": settings.max_tokens, "temperature": 0}
+
+
+def _adapt(params: dict, status: int, message: str) -> str | None:
+    """Change ``params`` after a 400 that refuses one of them; what was changed, or None.
+
+    Newer hosted models refuse ``max_tokens`` (they want ``max_completion_tokens``) and any
+    ``temperature`` but the default. Each change can happen once, so this is bounded.
+    """
+    m = message.lower()
+    if status != 400:
+        return None
+    if "max_tokens" in params and "max_tokens" in m and "max_completion_tokens" in m:
+        params["max_completion_tokens"] = params.pop("max_tokens")
+        return "the server refused max_tokens; sent max_completion_tokens"
+    if "temperature" in params and "temperature" in m:
+        del params["temperature"]
+        return "the server refused temperature 0; used its default"
+    return None
+
+
 def complete(settings: VlmSettings, messages: list[dict], *, deadline_at: float,
              sleep: Callable[[float], None] = time.sleep,
-             clock: Callable[[], float] = time.monotonic) -> tuple[str, int]:
-    """One chat completion with bounded retries: (reply text, requests made)."""
+             clock: Callable[[], float] = time.monotonic,
+             notes: list[str] | None = None, params: dict[str, Any] | None = None) -> tuple[str, int]:
+    """One chat completion with bounded retries: (reply text, requests made).
+
+    ``params`` (max_tokens, temperature) may be changed in place after a 400 that refuses
+    one of them, so a later call with the same dict does not hit the same refusal.
+    """
     openai = _import_openai()
     try:
         client = openai.OpenAI(base_url=settings.base_url, api_key=settings.api_key or NO_KEY,
@@ -238,6 +265,8 @@ def complete(settings: VlmSettings, messages: list[dict], *, deadline_at: float,
     except openai.OpenAIError as e:
         raise _fail(settings, f"cannot set up the client ({type(e).__name__})") from None
     requests = 0
+    if params is None:
+        params = default_params(settings)
     try:
         while True:
             remaining = deadline_at - clock()
@@ -249,8 +278,7 @@ def complete(settings: VlmSettings, messages: list[dict], *, deadline_at: float,
             retry_after = None
             try:
                 resp = client.chat.completions.create(
-                    model=settings.model, messages=messages, max_tokens=settings.max_tokens,
-                    temperature=0, timeout=wait)
+                    model=settings.model, messages=messages, timeout=wait, **params)
             except openai.APITimeoutError:
                 why = f"no answer within {wait:.3g} s ({ENV_TIMEOUT})"
             except openai.APIConnectionError as e:
@@ -258,6 +286,11 @@ def complete(settings: VlmSettings, messages: list[dict], *, deadline_at: float,
                 why = f"cannot connect ({type(cause).__name__ if cause else 'connection error'})"
             except openai.APIStatusError as e:
                 why = f"HTTP {e.status_code}: {_status_message(e)}"
+                changed = _adapt(params, e.status_code, why)
+                if changed:
+                    if notes is not None:
+                        notes.append(changed)
+                    continue
                 if e.status_code != 429 and e.status_code < 500:
                     raise _fail(settings, why + _HINTS.get(e.status_code, "")) from None
                 retry_after = _retry_after(e.response)
@@ -298,8 +331,9 @@ def describe_detailed(image: Any, settings: VlmSettings | None = None, *,
     messages = build_messages(image_data_url(image, settings.max_side, settings.jpeg_quality))
     total = 0
     notes: list[str] = []
+    params = default_params(settings)
     for ask in range(settings.reask + 1):
-        reply, n = complete(settings, messages, deadline_at=deadline_at, sleep=sleep)
+        reply, n = complete(settings, messages, deadline_at=deadline_at, sleep=sleep, notes=notes, params=params)
         total += n
         clean = redact(reply, settings)
         try:
