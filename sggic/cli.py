@@ -82,7 +82,11 @@ def _add_semantics_options(e: argparse.ArgumentParser) -> None:
 
 
 def _add_describe_parser(sub) -> None:
-    r = sub.add_parser("describe", help="write an image's semantics JSON with a VLM (SGGIC_VLM_* settings)")
+    r = sub.add_parser("describe", help="write an image's semantics JSON with a VLM (SGGIC_VLM_* settings)",
+                       description="Ask an OpenAI-compatible chat-completions VLM for the 3 most striking objects "
+                                   "and a description. Settings: SGGIC_VLM_BASE_URL, SGGIC_VLM_MODEL, "
+                                   "SGGIC_VLM_API_KEY (optional), SGGIC_VLM_TIMEOUT, SGGIC_VLM_RETRIES, "
+                                   "SGGIC_VLM_BACKOFF, SGGIC_VLM_DEADLINE (docs/semantics.md).")
     r.add_argument("input", help="image file")
     r.add_argument("-o", "--output", help="write the JSON here (default: print it)")
     r.add_argument("-q", "--quiet", action="store_true", help="no notes on stderr")
@@ -131,6 +135,7 @@ def _describe(a: argparse.Namespace) -> None:
 def _encode(a: argparse.Namespace) -> None:
     from .images import atomic_write
     from .pipeline import DEFAULT_RESTORER, encode_detailed
+
     sem = _encode_semantics(a)
     t = time.perf_counter()
     r = encode_detailed(a.input, bpp=a.bpp, base=a.base, semantics=sem,
@@ -218,7 +223,8 @@ def _bench(a: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"encode": _encode, "describe": _describe, "decode": _decode, "info": _info, "sample": _sample, "bench": _bench}
+    handlers = {"encode": _encode, "describe": _describe, "decode": _decode, "info": _info,
+                "sample": _sample, "bench": _bench}
     try:
         handlers[args.command](args)
     except SggicError as e:

@@ -50,8 +50,8 @@ class FakeVLM:
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(n) or b"{}")
-                fake.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body,
-                                      "t": time.monotonic()})
+                received = {k.lower(): v for k, v in self.headers.items()}
+                fake.requests.append({"path": self.path, "headers": received, "body": body, "t": time.monotonic()})
                 action = fake.script.pop(0) if fake.script else fake.default
                 kind = action[0]
                 if kind == "hang":
@@ -421,3 +421,18 @@ def test_describe_and_semantics_are_exclusive(vlm, astronaut_png, semantics_json
     assert e.value.code == 2
     assert "not allowed with" in capsys.readouterr().err
     assert vlm.requests == []
+
+
+def test_describe_as_a_process_with_a_failing_server(vlm, astronaut_png):
+    import os
+    import subprocess
+    import sys
+
+    vlm.default = ("echo-key", 500)
+    env = dict(os.environ, SGGIC_VLM_RETRIES="1")
+    p = subprocess.run([sys.executable, "-m", "sggic.cli", "describe", str(astronaut_png)], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 6 and p.stdout == ""
+    assert p.stderr.startswith("sggic: error: VLM 'test-vlm'") and len(p.stderr.strip().splitlines()) == 1
+    assert "HTTP 500: bad auth Bearer [API key]; gave up after 2 request(s)" in p.stderr
+    assert KEY not in p.stderr and len(vlm.requests) == 2
