@@ -101,30 +101,38 @@ def _letter_model(words: Sequence[str]) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(int(x) for x in row) for row in table)
 
 
-def bigram_table(params: CoderParams, static: StaticWords) -> dict[str, dict[int, int]]:
-    """Successor counts by previous word, with successors as word-model symbols (a fresh copy)."""
+@lru_cache(maxsize=8)
+def bigram_table(params: CoderParams) -> dict[str, tuple[dict[int, int], list[int]]]:
+    """Fitted successor counts by previous word (successors as word-model symbols), each with
+    its successors sorted. Shared: a session copies an entry before changing it."""
+    static = static_words(params)
     table: dict[str, dict[int, int]] = {}
     for prev, word, count in params.bigrams:
         sym = static.index.get(word)
         if sym is not None:
             table.setdefault(prev, {})[sym] = count
-    return table
+    return {prev: (succ, sorted(succ)) for prev, succ in table.items()}
 
 
 class WordModel:
-    """The adaptive word distribution of one encode or decode."""
+    """The adaptive word distribution of one encode or decode.
+
+    The Fenwick tree of the frequencies is the static tree (shared, never changed) plus a
+    sparse tree of the cache bonuses (node-wise sum), so a session copies nothing large.
+    """
 
     def __init__(self, params: CoderParams) -> None:
         self.static = static_words(params)
-        self._tree = self.static.tree.copy()
-        self._n = len(self._tree) - 1
+        self._base = self.static.tree
+        self._delta: dict[int, int] = {}  # sparse Fenwick tree of the cache bonuses
+        self._n = len(self._base) - 1
         self._top = 1 << (self._n.bit_length() - 1)
         self._fen_total = self.static.total
         self._cache_bonus: dict[int, int] = {}
         self.cache: dict[str, list[int]] = {}  # word -> [symbol, count]
         self.cache_only: list[str] = []  # spelled words, symbols escape + 1, + 2, ...
-        self._succ = bigram_table(params, self.static)
-        self._succ_sorted: dict[str, list[int]] = {}
+        self._fitted = bigram_table(params)
+        self._succ: dict[str, tuple[dict[int, int], list[int]]] = {}  # this session's copies
         self.prev = ""
         t = self.static.total
         self._cache_q = (t, params.cache_q16, params.cache_rep_q16)
@@ -136,30 +144,32 @@ class WordModel:
     # -- Fenwick tree over static + cache frequencies
 
     def _add(self, i: int, delta: int) -> None:
-        tree, n = self._tree, self._n
+        tree, n = self._delta, self._n
         i += 1
         while i <= n:
-            tree[i] += delta
+            tree[i] = tree.get(i, 0) + delta
             i += i & -i
 
     def _prefix(self, i: int) -> int:
         """Sum of the frequencies of symbols 0 .. i - 1."""
-        tree = self._tree
+        base, delta = self._base, self._delta
         s = 0
         while i > 0:
-            s += tree[i]
+            s += base[i] + delta.get(i, 0)
             i &= i - 1
         return s
 
     def _find(self, t: int) -> tuple[int, int]:
         """(symbol, its cumulative start) with start <= t < start + frequency."""
-        tree, n = self._tree, self._n
+        base, delta, n = self._base, self._delta, self._n
         pos, rem, step = 0, t, self._top
         while step:
             nxt = pos + step
-            if nxt <= n and tree[nxt] <= rem:
-                pos = nxt
-                rem -= tree[nxt]
+            if nxt <= n:
+                v = base[nxt] + delta.get(nxt, 0)
+                if v <= rem:
+                    pos = nxt
+                    rem -= v
             step >>= 1
         if pos >= n:
             raise Unencodable(pos)
@@ -171,14 +181,16 @@ class WordModel:
 
     # -- one step
 
+    def _successors(self, prev: str) -> tuple[dict[int, int], list[int]] | None:
+        entry = self._succ.get(prev)
+        return entry if entry is not None else self._fitted.get(prev)
+
     def distribution(self) -> "_StepDistribution":
         """The distribution of the next word, given the cache and the previous word."""
-        succ = self._succ.get(self.prev)
-        if not succ:
+        entry = self._successors(self.prev)
+        if not entry or not entry[0]:
             return _StepDistribution(self, [], [], [0])
-        syms = self._succ_sorted.get(self.prev)
-        if syms is None:
-            syms = self._succ_sorted[self.prev] = sorted(succ)
+        succ, syms = entry
         scale = Q16 * (len(succ) + self._bigram_add) if self._bigram_wb else Q16
         k = self._bigram_k
         bonus = [k * succ[s] // scale for s in syms]
@@ -224,11 +236,13 @@ class WordModel:
             self._cache_bonus[symbol] = self._cache_bonus.get(symbol, 0) + delta
             self._fen_total += delta
         if self._bigram_doc:
-            succ = self._succ.setdefault(self.prev, {})
+            own = self._succ.get(self.prev)
+            if own is None:
+                fitted = self._fitted.get(self.prev)
+                own = self._succ[self.prev] = (dict(fitted[0]), list(fitted[1])) if fitted else ({}, [])
+            succ, syms = own
             if symbol not in succ:
-                syms = self._succ_sorted.get(self.prev)
-                if syms is not None:
-                    bisect.insort(syms, symbol)
+                bisect.insort(syms, symbol)
             succ[symbol] = succ.get(symbol, 0) + self._bigram_doc
         self.prev = word
 
