@@ -8,8 +8,9 @@ get symbols after the escape) and a bigram bonus for the successors of the previ
 
 Cost: static and cache frequencies live in a Fenwick tree (point update, prefix sum and
 search in O(log V)), so a word costs O(log V + s), s = number of distinct successors of the
-previous word, instead of a rebuild over every cached word. The distribution is the same,
-integer for integer, as the per-word rebuild of text model 1, so its payloads are unchanged.
+previous word (bounded by the words of one semantics), instead of a rebuild over every
+cached word. The distribution is the same, integer for integer, as the per-word rebuild of
+text model 1's first implementation, so its payloads are unchanged.
 """
 
 from __future__ import annotations
