@@ -45,6 +45,18 @@ def _reference(steps: list[tuple[_Table, int]]) -> bytes:
         nbytes += 1
 
 
+def _code_and_compare(steps: list[tuple[_Table, int]]) -> bytes:
+    """Encode ``steps``; assert the reference's bytes and that decoding gives the symbols back."""
+    enc = ArithmeticEncoder()
+    for t, s in steps:
+        enc.encode(t, s)
+    data = enc.finish()
+    assert data == _reference(steps)
+    dec = ArithmeticDecoder(data)
+    assert [dec.decode(t) for t, _ in steps] == [s for _, s in steps]
+    return data
+
+
 def _tables(rng: random.Random) -> list[_Table]:
     return [
         _Table([1, 1]),
@@ -67,13 +79,7 @@ def test_same_bytes_as_big_integer_coder_and_round_trip(seed: int) -> None:
         t = rng.choices(tables, weights)[0]
         s = rng.choices(range(len(t.freqs)), [f / t.total for f in t.freqs])[0] if rng.random() < 0.8 else rng.randrange(len(t.freqs))
         steps.append((t, s))
-    enc = ArithmeticEncoder()
-    for t, s in steps:
-        enc.encode(t, s)
-    data = enc.finish()
-    assert data == _reference(steps)
-    dec = ArithmeticDecoder(data)
-    assert [dec.decode(t) for t, _ in steps] == [s for _, s in steps]
+    _code_and_compare(steps)
 
 
 def test_decoder_refuses_value_outside_interval() -> None:
@@ -97,14 +103,7 @@ def test_decoder_refuses_value_outside_interval() -> None:
 def test_runs_and_carries(freqs: list[int], pattern: list[int]) -> None:
     t = _Table(freqs)
     for n in (1, 9, 10, 11, 2000):
-        steps = [(t, pattern[i % len(pattern)]) for i in range(n)]
-        enc = ArithmeticEncoder()
-        for _, s in steps:
-            enc.encode(t, s)
-        data = enc.finish()
-        assert data == _reference(steps)
-        dec = ArithmeticDecoder(data)
-        assert [dec.decode(t) for _ in steps] == [s for _, s in steps]
+        _code_and_compare([(t, pattern[i % len(pattern)]) for i in range(n)])
 
 
 @pytest.mark.parametrize("data", [b"\x55", b"\x80", b"\x12\x34", b"\x00\x01", b"\x55" + bytes(12) + b"\x01"])
@@ -115,8 +114,4 @@ def test_ending_cut_inside_settled_bytes(data: bytes) -> None:
     dec = ArithmeticDecoder(data)
     steps = [(tables[i % 3], 0) for i in range(400)]
     steps = [(t, dec.decode(t)) for t, _ in steps]
-    enc = ArithmeticEncoder()
-    for t, s in steps:
-        enc.encode(t, s)
-    out = enc.finish()
-    assert out == _reference(steps) and len(out) <= len(data)
+    assert len(_code_and_compare(steps)) <= len(data)
