@@ -5,14 +5,33 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import itertools
 import random
+import time
 from pathlib import Path
 
 import pytest
 
 from sggic.errors import BackendUnavailable, BitstreamError, InputError
-from sggic.semantics.schema import MAX_FIELD_CHARS, SemanticObject, Semantics
-from sggic.semantics.textcoder import MODEL_ID, decode_semantics, default_params, encode_semantics, encode_with
+from sggic.semantics import schema, textcoder
+from sggic.semantics.schema import (
+    FIELD_LIMITS,
+    MAX_DESCRIPTION_CHARS,
+    MAX_DETAIL_CHARS,
+    MAX_NAME_CHARS,
+    MAX_OBJECTS,
+    SemanticObject,
+    Semantics,
+)
+from sggic.semantics.textcoder import (
+    MAX_PAYLOAD_BYTES,
+    MODEL_ID,
+    MODELS,
+    decode_semantics,
+    default_params,
+    encode_semantics,
+    encode_with,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "semantics"
@@ -71,18 +90,42 @@ ADVERSARIAL = [
     "  leading and trailing spaces  ",
     "ALL CAPS SENTENCE. mIxEd CaSe wOrDs. Title Case Words.",
     "\x00\x01\x7f control \u200b zero width \ufeff bom",
-    "a" * MAX_FIELD_CHARS,
-    "x " * (MAX_FIELD_CHARS // 2),
-    "🙂" * MAX_FIELD_CHARS,
+    "a" * MAX_DESCRIPTION_CHARS,
+    "x " * (MAX_DESCRIPTION_CHARS // 2),
+    "🙂" * MAX_DESCRIPTION_CHARS,
     "lone surrogate \ud800 kept",
 ]
 
 
+def _obj(name: str, detail: str) -> SemanticObject:
+    """An object with each field cut to its limit."""
+    return SemanticObject(name[:MAX_NAME_CHARS], detail[:MAX_DETAIL_CHARS])
+
+
+def _adversarial_semantics(text: str) -> list[Semantics]:
+    return [
+        Semantics((_obj(text, text),), text),
+        Semantics((), text),
+        Semantics((_obj("tree", text), _obj(text, "")), "A tree."),
+    ]
+
+
 @pytest.mark.parametrize("text", ADVERSARIAL, ids=range(len(ADVERSARIAL)))
 def test_roundtrip_adversarial_strings(text: str) -> None:
-    _roundtrip(Semantics((SemanticObject(text, text),), text))
-    _roundtrip(Semantics((), text))
-    _roundtrip(Semantics((SemanticObject("tree", text), SemanticObject(text, "")), "A tree."))
+    for sem in _adversarial_semantics(text):
+        _roundtrip(sem)
+
+
+def test_bitstream_unchanged_on_adversarial_strings() -> None:
+    """Model 1's bytes for all data files and the adversarial strings, as written by its
+    first implementation (big-integer coder, per-word model rebuild) before the split."""
+    h = hashlib.sha256()
+    for path in _all_files():
+        h.update(encode_semantics(Semantics.load(path)))
+    for text in ADVERSARIAL:
+        for sem in _adversarial_semantics(text):
+            h.update(encode_semantics(sem))
+    assert h.hexdigest()[:16] == GOLDEN_ALL
 
 
 @pytest.mark.parametrize("n", range(9))
@@ -122,6 +165,7 @@ def test_golden_bitstream() -> None:
 
 
 GOLDEN_KLEIBER = "17f262d349a2297a"
+GOLDEN_ALL = "8e4b1aa81cc6ecee"
 
 
 def test_changed_wordfreq_data_is_reported() -> None:
@@ -131,10 +175,121 @@ def test_changed_wordfreq_data_is_reported() -> None:
 
 
 def test_too_many_objects_or_long_field_is_input_error() -> None:
+    with pytest.raises(InputError, match="at most 8 objects"):
+        encode_semantics(Semantics(tuple(SemanticObject("a") for _ in range(MAX_OBJECTS + 1)), ""))
+    with pytest.raises(InputError, match="description"):
+        encode_semantics(Semantics((), "a" * (MAX_DESCRIPTION_CHARS + 1)))
+    with pytest.raises(InputError, match="name"):
+        encode_semantics(Semantics((SemanticObject("a" * (MAX_NAME_CHARS + 1)),), ""))
+    with pytest.raises(InputError, match="detail"):
+        encode_semantics(Semantics((SemanticObject("a", "a" * (MAX_DETAIL_CHARS + 1)),), ""))
     with pytest.raises(InputError):
-        encode_semantics(Semantics(tuple(SemanticObject("a") for _ in range(9)), ""))
+        Semantics.from_dict({"objects": [{"name": "a", "detail": "b" * (MAX_DETAIL_CHARS + 1)}]})
     with pytest.raises(InputError):
-        encode_semantics(Semantics((), "a" * (MAX_FIELD_CHARS + 1)))
+        encode_semantics({"description": "a dict"})  # type: ignore[arg-type]
+    with pytest.raises(InputError):
+        encode_semantics(Semantics((), 123))  # type: ignore[arg-type]
+    # exactly at the limits is fine
+    _roundtrip(Semantics((SemanticObject("b" * MAX_NAME_CHARS, "c" * MAX_DETAIL_CHARS),), "d" * MAX_DESCRIPTION_CHARS))
+
+
+def _worst_case() -> Semantics:
+    """8 objects, every field at its limit, distinct unknown short words (each one spelled)."""
+    gen = ("".join(p) for n in itertools.count(2) for p in itertools.product("qxzjkvw", repeat=n))
+
+    def field(limit: int) -> str:
+        out = ""
+        while len(out) + 6 <= limit:
+            out += next(gen) + " "
+        return out
+
+    objs = tuple(SemanticObject(field(MAX_NAME_CHARS), field(MAX_DETAIL_CHARS)) for _ in range(MAX_OBJECTS))
+    return Semantics(objs, field(MAX_DESCRIPTION_CHARS))
+
+
+def _hub_case() -> Semantics:
+    """"a w1 a w2 ...": the successors of "a" grow with the text (the bigram part's worst case)."""
+    words = ("".join(p) for p in itertools.product("qxzjkvw", repeat=4))
+
+    def field(limit: int) -> str:
+        out = ""
+        while len(out) + 7 <= limit:
+            out += "a " + next(words) + " "
+        return out
+
+    objs = tuple(SemanticObject(field(MAX_NAME_CHARS), field(MAX_DETAIL_CHARS)) for _ in range(MAX_OBJECTS))
+    return Semantics(objs, field(MAX_DESCRIPTION_CHARS))
+
+
+@pytest.mark.parametrize("make", [_worst_case, _hub_case])
+def test_largest_valid_semantics_is_fast(make) -> None:  # type: ignore[no-untyped-def]
+    """Issue 15: the word model was rebuilt per word (59 s to decode 30 KB). Now O(log V) per word."""
+    sem = make()
+    encode_semantics(Semantics((), "warm up"))  # static model build, cached
+    t0 = time.perf_counter()
+    data = encode_semantics(sem)
+    assert decode_semantics(data) == sem
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 5.0, f"encode + decode of the largest semantics took {elapsed:.2f} s"
+    assert len(data) < MAX_PAYLOAD_BYTES // 4
+
+
+def test_work_is_linear_in_the_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cost per word does not grow with the number of words seen: count Fenwick steps."""
+    from sggic.semantics import _wordmodel
+
+    calls = {"n": 0}
+    orig = _wordmodel.WordModel._prefix
+
+    def counting(self, i):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        return orig(self, i)
+
+    monkeypatch.setattr(_wordmodel.WordModel, "_prefix", counting)
+    per_word = []
+    for n in (50, 400):
+        words = " ".join("".join(p) for p in itertools.islice(itertools.product("qxzjkvw", repeat=3), n))
+        sem = Semantics((), words[: MAX_DESCRIPTION_CHARS])
+        calls["n"] = 0
+        decode_semantics(encode_semantics(sem))
+        per_word.append(calls["n"] / len(sem.description.split()))
+    assert per_word[1] < 2 * per_word[0] + 2, per_word
+
+
+def test_hostile_payloads_refused_quickly(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A tiny payload that would expand to a huge description ("the tree " * 3000 costs a few
+    # bytes under the cache and bigrams): made with the limit raised, refused at the real one.
+    long_text = "the tree " * 3000
+    monkeypatch.setitem(schema.FIELD_LIMITS, "description", len(long_text))
+    bomb = encode_semantics(Semantics((), long_text))
+    monkeypatch.undo()
+    assert FIELD_LIMITS["description"] == MAX_DESCRIPTION_CHARS and len(bomb) < 200
+    t0 = time.perf_counter()
+    with pytest.raises(BitstreamError, match="exceeds 1000 characters"):
+        decode_semantics(bomb)
+    # Oversized and garbage payloads.
+    with pytest.raises(BitstreamError, match="at most"):
+        decode_semantics(bytes([MODEL_ID]) + bytes(MAX_PAYLOAD_BYTES))
+    rng = random.Random(11)
+    for _ in range(5):
+        junk = bytes([MODEL_ID]) + bytes(rng.randrange(256) for _ in range(MAX_PAYLOAD_BYTES - 1))
+        with pytest.raises(BitstreamError):
+            decode_semantics(junk)
+    assert time.perf_counter() - t0 < 5.0
+
+
+def test_decode_goes_through_the_model_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The payload's first byte picks the model; an unknown id is refused."""
+    sem = Semantics.load(DATA / "Storm.json")
+    other = dataclasses.replace(default_params(), esc_q16=default_params().esc_q16 + 1)
+    data = encode_with(sem, other, model_id=200)
+    with pytest.raises(BitstreamError, match="unknown text model id 200"):
+        decode_semantics(data)
+    monkeypatch.setitem(MODELS, 200, lambda: other)
+    assert decode_semantics(data) == sem
+    assert decode_semantics(encode_semantics(sem)) == sem  # model 1 still decodes
+    with pytest.raises(BitstreamError):
+        textcoder.decode_with(data, default_params(), model_id=200)  # wrong model for the id
 
 
 def test_truncated_payloads_rejected() -> None:

@@ -1,4 +1,12 @@
-"""The paper's structured semantics: up to 3 objects (name + detail) and a description."""
+"""The paper's structured semantics: up to 3 objects (name + detail) and a description.
+
+Limits: the paper's semantic encoder gives 3 objects, a name of 1-3 words, a detail of at
+most 10 words and a description of at most 50 words. The limits below keep a few times that
+as slack (the hand-written descriptions in data/semantics reach 17 / 58 / 247 characters)
+and bound the work of the text decoder. They are part of the format: the encoder refuses
+anything over them (:class:`InputError`), the decoder stops as soon as a field would exceed
+them (:class:`BitstreamError`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,15 @@ from pathlib import Path
 from ..errors import InputError
 
 MAX_OBJECTS = 8
-MAX_FIELD_CHARS = 2000
+MAX_NAME_CHARS = 100
+MAX_DETAIL_CHARS = 300
+MAX_DESCRIPTION_CHARS = 1000
+FIELD_LIMITS: dict[str, int] = {"name": MAX_NAME_CHARS, "detail": MAX_DETAIL_CHARS, "description": MAX_DESCRIPTION_CHARS}
+"""Characters per field, by field kind (Python ``len``: code points)."""
+MAX_FIELD_CHARS = max(FIELD_LIMITS.values())
+"""The longest any field may be (the description's limit)."""
+MAX_TOTAL_CHARS = MAX_OBJECTS * (MAX_NAME_CHARS + MAX_DETAIL_CHARS) + MAX_DESCRIPTION_CHARS
+"""Characters of a whole semantics at the limits."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +43,26 @@ class Semantics:
 
     objects: tuple[SemanticObject, ...] = field(default_factory=tuple)
     description: str = ""
+
+    def fields(self) -> list[tuple[str, str]]:
+        """(kind, text) in coding order: each object's name then detail, then the description."""
+        out = [(k, t) for o in self.objects for k, t in (("name", o.name), ("detail", o.detail))]
+        out.append(("description", self.description))
+        return out
+
+    def check_limits(self) -> None:
+        """:class:`InputError` (one line) unless every field is a string within its limit."""
+        if not isinstance(self.objects, (tuple, list)) or not all(isinstance(o, SemanticObject) for o in self.objects):
+            raise InputError("semantics: 'objects' must be a sequence of SemanticObject")
+        if len(self.objects) > MAX_OBJECTS:
+            raise InputError(f"semantics: at most {MAX_OBJECTS} objects, got {len(self.objects)}")
+        for kind, text in self.fields():
+            if not isinstance(text, str):
+                raise InputError(f"semantics: every field must be a string (a {kind} is {type(text).__name__})")
+            if len(text) > FIELD_LIMITS[kind]:
+                raise InputError(
+                    f"semantics: a {kind} is {len(text)} characters; the limit is {FIELD_LIMITS[kind]}"
+                )
 
     def is_empty(self) -> bool:
         return not self.objects and not self.description
@@ -68,10 +104,9 @@ class Semantics:
             if not o["name"].strip():
                 raise InputError(f"semantics JSON: object {i} has an empty name")
             out.append(SemanticObject(o["name"], detail))
-        for text in [desc] + [t for o in out for t in (o.name, o.detail)]:
-            if len(text) > MAX_FIELD_CHARS:
-                raise InputError(f"semantics JSON: a field is longer than {MAX_FIELD_CHARS} characters")
-        return cls(tuple(out), desc)
+        sem = cls(tuple(out), desc)
+        sem.check_limits()
+        return sem
 
     @classmethod
     def from_json(cls, text: str) -> "Semantics":
