@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import ServiceError
-from .schema import MAX_FIELD_CHARS, SemanticObject, Semantics
+from .schema import FIELD_LIMITS, MAX_FIELD_CHARS, SemanticObject, Semantics
 
 MAX_VLM_OBJECTS = 3  # the paper's "3 most striking objects"
 NAME_WORDS = 5       # the prompt asks for 1-3 words; longer names are cut, not refused
@@ -139,7 +139,8 @@ def _get(d: dict, keys: tuple[str, ...]) -> tuple[str | None, object]:
     return None, None
 
 
-def _field(value: object, max_words: int, what: str, notes: list[str], sep: str = ", ") -> str:
+def _field(value: object, max_words: int, what: str, notes: list[str], sep: str = ", ",
+           kind: str = "description") -> str:
     if value is None:
         return ""
     text = clean_text(value, sep)
@@ -148,7 +149,7 @@ def _field(value: object, max_words: int, what: str, notes: list[str], sep: str 
         return ""
     if not isinstance(value, str):
         notes.append(f"{what} had type {type(value).__name__}; used as text")
-    cut = cut_words(text, max_words)
+    cut = cut_words(text, max_words, FIELD_LIMITS[kind])
     if cut != text:
         notes.append(f"cut {what} from {len(text.split())} to {len(cut.split())} words")
     return cut
@@ -190,7 +191,7 @@ def repair(data: dict) -> Repaired:
     objects: list[SemanticObject] = []
     seen: set[str] = set()
     for i, name, detail in _raw_objects(raw_objs, notes):
-        n = _field(name, NAME_WORDS, f"object {i} name", notes)
+        n = _field(name, NAME_WORDS, f"object {i} name", notes, kind="name")
         if not n:
             notes.append(f"dropped object {i}: no name")
             continue
@@ -198,7 +199,7 @@ def repair(data: dict) -> Repaired:
             notes.append(f"dropped object {i}: repeats {n!r}")
             continue
         seen.add(n.lower())
-        objects.append(SemanticObject(n, _field(detail, DETAIL_WORDS, f"object {i} detail", notes)))
+        objects.append(SemanticObject(n, _field(detail, DETAIL_WORDS, f"object {i} detail", notes, kind="detail")))
     if len(objects) > MAX_VLM_OBJECTS:
         notes.append(f"kept the first {MAX_VLM_OBJECTS} of {len(objects)} objects")
         objects = objects[:MAX_VLM_OBJECTS]
