@@ -6,6 +6,8 @@ process::
     import sggic
     data = sggic.encode("photo.jpg", bpp=0.03)      # -> bytes of a .sgc file
     image = sggic.decode(data)                       # -> PIL.Image.Image
+    cfg = sggic.RunConfig(threads=1)                 # how the stages run (device, threads, ...)
+    image = sggic.decode(data, config=cfg)
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["encode", "decode", "info", "Semantics", "SggicError", "__version__"]
+__all__ = ["encode", "decode", "info", "RunConfig", "Semantics", "SggicError", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .config import RunConfig
     from .errors import SggicError
     from .pipeline import decode, encode, info
     from .semantics.schema import Semantics
@@ -30,6 +33,10 @@ def __getattr__(name: str) -> Any:
         from .semantics.schema import Semantics
 
         return Semantics
+    if name == "RunConfig":
+        from .config import RunConfig
+
+        return RunConfig
     if name == "SggicError":
         from .errors import SggicError
 
