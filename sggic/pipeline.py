@@ -20,7 +20,7 @@ import numpy as np
 
 from . import container
 from .adapt.base import FixedSettings, Settings, SettingsPolicy
-from .codecs import codec_by_id
+from .codecs import CODECS
 from .config import DEFAULT_CONFIG, RunConfig
 from .container import Header
 from .errors import BitstreamError, InputError
@@ -241,7 +241,7 @@ def info(data: bytes | str | os.PathLike) -> dict:
     raw = _read_bytes(data)
     f, sem = _parse(raw)
     h = f.header
-    codec = codec_by_id(h.codec_id)
+    codec = CODECS.by_id(h.codec_id)  # the name only: info works on files this machine cannot decode
     return {
         "format_version": container.VERSION,
         "width": h.width,

@@ -151,3 +151,17 @@ def test_cli_full_profile_and_bad_config(tmp_path, capsys, offline_file: bytes) 
     err = capsys.readouterr().err
     assert "sggic: warning: restoring with 'fitted' instead of the recorded 'bicubic'" in err
     assert "profile" in err and "refinement" in err and png.exists()
+
+
+def test_info_names_reserved_components_without_building_them(offline_file: bytes) -> None:
+    f = container.read(offline_file)
+    h = f.header
+    hdr = container.Header(h.width, h.height, 6, 3, 0, 4, 0)  # cheng2020 base, diffbir restorer
+    rec = ProfileRecord(FULL.id, (ComponentRecord(container.STAGE_CODEC, 6, 1), ComponentRecord(container.STAGE_SEGMENT, 2, 1),
+                                  ComponentRecord(container.STAGE_ADAPT, 2, 1), ComponentRecord(container.STAGE_RESTORE, 4, 1)))
+    data = container.write(hdr, f.base, None, rec)
+    d = sggic.info(data)
+    assert d["base_codec"]["name"] == "cheng2020" and d["restorer"]["name"] == "diffbir"
+    assert [c["name"] for c in d["profile"]["components"]] == ["cheng2020", "clipseg", "dyndiff", "diffbir"]
+    with pytest.raises(BackendUnavailable, match="^the full profile cannot run here: base codec 'cheng2020' is reserved"):
+        sggic.decode(data, config=RunConfig(profile="full"))
