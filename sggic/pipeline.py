@@ -27,7 +27,6 @@ from .errors import BitstreamError, InputError
 from .images import LoadedImage, from_pil, load_image
 from .ratecontrol import budget_bytes, fit_rate
 from .restore.base import ObjectMask, RestoreContext, Restorer
-from .restore.registry import DEFAULT_RESTORER
 from .segment.base import Segmenter, masks_to_output
 from .semantics.schema import Semantics
 

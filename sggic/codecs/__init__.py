@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from ..config import RunConfig
-from ..errors import BitstreamError, InputError
+from ..errors import BitstreamError
 from ..registry import Entry, Registry
 from .base import BaseCodec
 
@@ -49,4 +49,4 @@ def codec_by_id(codec_id: int, config: RunConfig | None = None) -> BaseCodec:
     return get_codec(entry.name, config)
 
 
-__all__ = ["CODECS", "CODEC_NAMES", "BaseCodec", "InputError", "codec_by_id", "get_codec"]
+__all__ = ["CODECS", "CODEC_NAMES", "BaseCodec", "codec_by_id", "get_codec"]
