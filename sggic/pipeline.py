@@ -27,6 +27,7 @@ from .errors import BitstreamError, InputError
 from .images import LoadedImage, from_pil, load_image
 from .ratecontrol import budget_bytes, fit_rate
 from .restore.base import ObjectMask, RestoreContext, Restorer
+from .restore.registry import DEFAULT_RESTORER  # noqa: F401  (re-exported: callers import it from here)
 from .segment.base import Segmenter, masks_to_output
 from .semantics.schema import Semantics
 
