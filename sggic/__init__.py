@@ -7,6 +7,8 @@ process::
     data = sggic.encode("photo.jpg", bpp=0.03)      # -> bytes of a .sgc file
     image = sggic.decode(data)                       # -> PIL.Image.Image
     sem = sggic.describe("photo.jpg")                # -> Semantics, from the SGGIC_VLM_* VLM
+    cfg = sggic.RunConfig(threads=1)                 # how the stages run (device, threads, ...)
+    image = sggic.decode(data, config=cfg)
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["encode", "decode", "info", "describe", "Semantics", "SggicError", "__version__"]
+__all__ = ["encode", "decode", "info", "describe", "RunConfig", "Semantics", "SggicError", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .config import RunConfig
     from .errors import SggicError
     from .pipeline import decode, encode, info
     from .semantics.vlm import describe
@@ -36,6 +39,10 @@ def __getattr__(name: str) -> Any:
         from .semantics.schema import Semantics
 
         return Semantics
+    if name == "RunConfig":
+        from .config import RunConfig
+
+        return RunConfig
     if name == "SggicError":
         from .errors import SggicError
 

@@ -24,6 +24,33 @@ def _bpp(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
+def _threads(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def _add_run_config(p: argparse.ArgumentParser) -> None:
+    """--profile, --device, --threads, --models: the RunConfig every stage is built from."""
+    from .config import DEFAULT_PROFILE, PROFILES
+
+    p.add_argument("--profile", default=DEFAULT_PROFILE,
+                   help=f"component set: {', '.join(PROFILES)} (default {DEFAULT_PROFILE}; docs/architecture.md)")
+    p.add_argument("--device", default="cpu", help="torch device for model-backed stages (default cpu)")
+    p.add_argument("--threads", type=_threads, default=None, help="CPU threads per stage (default: each stage's own)")
+    p.add_argument("--models", default=None, help="model registry TOML of the full profile")
+
+
+def _run_config(a: argparse.Namespace):  # -> RunConfig
+    from .config import RunConfig
+
+    return RunConfig(profile=a.profile, device=a.device, threads=a.threads, models=a.models)
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -35,12 +62,13 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("input", help="image file (PNG, JPEG, WebP, TIFF, HEIC, ...)")
     e.add_argument("-o", "--output", required=True, help="output .sgc file")
     e.add_argument("--bpp", type=_bpp, default=0.03, help="target bits per pixel for the whole file (default 0.03)")
-    e.add_argument("--base", default="vvc", help="base-layer codec: vvc (default), avif, heic, webp, jpeg")
+    e.add_argument("--base", default=None, help="base-layer codec: vvc (the offline default), avif, heic, webp, jpeg")
     _add_semantics_options(e)
     e.add_argument("--restorer", default=None, help="restorer the decoder should use (recorded in the file)")
     e.add_argument("--fixed", action="store_true", help="record fixed decoder settings (no content adaptation)")
     e.add_argument("--seed", type=int, default=0, help="seed recorded for any sampling at decode time")
     e.add_argument("-q", "--quiet", action="store_true")
+    _add_run_config(e)
 
     _add_describe_parser(sub)
 
@@ -49,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif, .bmp)")
     d.add_argument("--restorer", default=None, help="override the restorer recorded in the file")
     d.add_argument("-v", "--verbose", action="store_true", help="say which implementation ran each stage")
+    _add_run_config(d)
 
     i = sub.add_parser("info", help="show a .sgc file's header, semantics and section sizes")
     i.add_argument("input")
@@ -134,12 +163,13 @@ def _describe(a: argparse.Namespace) -> None:
 
 def _encode(a: argparse.Namespace) -> None:
     from .images import atomic_write
-    from .pipeline import DEFAULT_RESTORER, encode_detailed
+    from .pipeline import encode_detailed
 
+    config = _run_config(a)
     sem = _encode_semantics(a)
     t = time.perf_counter()
     r = encode_detailed(a.input, bpp=a.bpp, base=a.base, semantics=sem,
-                        restorer=a.restorer or DEFAULT_RESTORER, seed=a.seed, fixed=a.fixed)
+                        restorer=a.restorer, seed=a.seed, fixed=a.fixed, config=config)
     atomic_write(a.output, r.data)
     if not a.quiet:
         for note in r.notes:
@@ -154,8 +184,11 @@ def _decode(a: argparse.Namespace) -> None:
     from .images import save_image
     from .pipeline import decode_detailed
 
+    config = _run_config(a)
     t = time.perf_counter()
-    r = decode_detailed(a.input, restorer=a.restorer)
+    r = decode_detailed(a.input, restorer=a.restorer, config=config)
+    for w in r.warnings:
+        print(f"sggic: warning: {w}", file=sys.stderr)
     save_image(r.image, a.output)
     if a.verbose:
         for stage, what in r.stages.items():
@@ -174,6 +207,10 @@ def _info(a: argparse.Namespace) -> None:
           f"{d['bytes']} bytes ({d['bpp']:.4f} bpp)")
     bc = d["base_codec"]
     print(f"  base layer: {bc['name']} (id {bc['id']}) quality {bc['quality']} at {d['base_size'][0]}x{d['base_size'][1]}")
+    prof = d["profile"]
+    comps = ", ".join(f"{c['stage']} {c['name']} (id {c['id']}, weights v{c['weights_version']})"
+                      for c in prof["components"])
+    print(f"  profile: {prof['name']}" + (f": {comps}" if comps else " (no profile section)"))
     print(f"  restorer: {d['restorer']['name']} (id {d['restorer']['id']}), seed {d['seed']}"
           f"{', fixed settings' if d['fixed_settings'] else ''}{', grayscale' if d['grayscale'] else ''}")
     print("  sections: " + ", ".join(f"{k} {v} B" for k, v in d["sections"].items()))

@@ -19,13 +19,24 @@ VERSION = 1
 SEC_HEADER = 0x01
 SEC_BASE = 0x02
 SEC_SEMANTICS = 0x03
-SECTION_NAMES = {SEC_HEADER: "header", SEC_BASE: "base", SEC_SEMANTICS: "semantics"}
+SEC_PROFILE = 0x04  # which components and weights made the file; absent = the offline profile
+SECTION_NAMES = {SEC_HEADER: "header", SEC_BASE: "base", SEC_SEMANTICS: "semantics", SEC_PROFILE: "profile"}
 
 # Header flag bits (frozen).
 FLAG_GRAYSCALE = 0x01  # the source was grayscale: decode to a 1-channel image
 FLAG_FIXED = 0x02  # decoder uses fixed settings instead of the adaptive stage
 FLAG_SEMANTICS = 0x04  # a semantics section is present (so truncation before it is caught)
-_KNOWN_FLAGS = FLAG_GRAYSCALE | FLAG_FIXED | FLAG_SEMANTICS
+FLAG_PROFILE = 0x08  # a profile section is present (so removing it is caught)
+_KNOWN_FLAGS = FLAG_GRAYSCALE | FLAG_FIXED | FLAG_SEMANTICS | FLAG_PROFILE
+
+# Stage ids of the profile section's component records (frozen).
+STAGE_CODEC = 1
+STAGE_SEGMENT = 2
+STAGE_ADAPT = 3
+STAGE_RESTORE = 4
+STAGE_NAMES = {STAGE_CODEC: "codec", STAGE_SEGMENT: "segmenter", STAGE_ADAPT: "settings policy",
+               STAGE_RESTORE: "restorer"}
+MAX_COMPONENTS = 16
 
 MAX_SIDE = 65535
 MAX_PIXELS = 100_000_000
@@ -60,12 +71,35 @@ class Header:
         return (self.width + 1) // 2, (self.height + 1) // 2
 
 
+@dataclass(frozen=True)
+class ComponentRecord:
+    """One component a file was made for: stage id, the component's frozen id in that
+    stage's registry, and the version of its weights (0: none, or pinned by the id)."""
+
+    stage: int
+    component_id: int
+    weights_version: int = 0
+
+
+@dataclass(frozen=True)
+class ProfileRecord:
+    """The profile section: profile id (never 0, the offline profile, which is recorded by
+    the section's absence) and the components the decoder must provide, one per stage."""
+
+    profile_id: int
+    components: tuple[ComponentRecord, ...] = ()
+
+    def component(self, stage: int) -> ComponentRecord | None:
+        return next((c for c in self.components if c.stage == stage), None)
+
+
 @dataclass
 class SgcFile:
     header: Header
     base: bytes
     semantics: bytes | None = None
     section_sizes: dict[str, int] = field(default_factory=dict)  # framed bytes per section
+    profile: ProfileRecord | None = None  # None: the offline profile
 
 
 def _varint(n: int) -> bytes:
@@ -140,15 +174,62 @@ def decode_header(p: bytes) -> Header:
     return h
 
 
-def write(header: Header, base: bytes, semantics: bytes | None = None) -> bytes:
-    """Assemble a complete .sgc file."""
-    flags = header.flags & ~FLAG_SEMANTICS
+def _check_profile(r: ProfileRecord) -> None:
+    if not 1 <= r.profile_id <= 255:
+        raise BitstreamError(f"corrupt .sgc profile section (profile id {r.profile_id})")
+    if len(r.components) > MAX_COMPONENTS:
+        raise BitstreamError("corrupt .sgc profile section (too many components)")
+    stages = [c.stage for c in r.components]
+    if len(set(stages)) != len(stages):
+        raise BitstreamError("corrupt .sgc profile section (a stage recorded twice)")
+    for c in r.components:
+        if not (1 <= c.stage <= 255 and 1 <= c.component_id <= 255 and 0 <= c.weights_version < 2**32):
+            raise BitstreamError("corrupt .sgc profile section (id out of range)")
+
+
+def encode_profile(r: ProfileRecord) -> bytes:
+    """profile id u8, count u8, then per component: stage u8, id u8, weights version varint."""
+    _check_profile(r)
+    out = bytes([r.profile_id, len(r.components)])
+    for c in r.components:
+        out += bytes([c.stage, c.component_id]) + _varint(c.weights_version)
+    return out
+
+
+def decode_profile(p: bytes) -> ProfileRecord:
+    if len(p) < 2:
+        raise BitstreamError("corrupt .sgc profile section (too short)")
+    pid, count = p[0], p[1]
+    if count > MAX_COMPONENTS:
+        raise BitstreamError("corrupt .sgc profile section (too many components)")
+    pos, comps = 2, []
+    for _ in range(count):
+        if pos + 2 > len(p):
+            raise BitstreamError("corrupt .sgc profile section (too short)")
+        stage, cid = p[pos], p[pos + 1]
+        version, pos = _read_varint(p, pos + 2, "profile section")
+        comps.append(ComponentRecord(stage, cid, version))
+    if pos != len(p):
+        raise BitstreamError("corrupt .sgc profile section (trailing bytes)")
+    r = ProfileRecord(pid, tuple(comps))
+    _check_profile(r)
+    return r
+
+
+def write(header: Header, base: bytes, semantics: bytes | None = None,
+          profile: ProfileRecord | None = None) -> bytes:
+    """Assemble a complete .sgc file (``profile`` None: the offline profile, no section)."""
+    flags = header.flags & ~(FLAG_SEMANTICS | FLAG_PROFILE)
     if semantics is not None:
         flags |= FLAG_SEMANTICS
+    if profile is not None:
+        flags |= FLAG_PROFILE
     header = Header(header.width, header.height, header.codec_id, header.quality, flags,
                     header.restorer_id, header.seed)
     _check_header(header)
     out = MAGIC + bytes([VERSION]) + _section(SEC_HEADER, encode_header(header))
+    if profile is not None:
+        out += _section(SEC_PROFILE, encode_profile(profile))
     out += _section(SEC_BASE, base)
     if semantics is not None:
         out += _section(SEC_SEMANTICS, semantics)
@@ -195,4 +276,7 @@ def read(data: bytes) -> SgcFile:
     has_sem = SEC_SEMANTICS in sections
     if has_sem != bool(header.flags & FLAG_SEMANTICS):
         raise BitstreamError("truncated or corrupt .sgc file (semantics section missing)")
-    return SgcFile(header, sections[SEC_BASE], sections.get(SEC_SEMANTICS), sizes)
+    if (SEC_PROFILE in sections) != bool(header.flags & FLAG_PROFILE):
+        raise BitstreamError("corrupt .sgc file (profile section and header flag disagree)")
+    profile = decode_profile(sections[SEC_PROFILE]) if SEC_PROFILE in sections else None
+    return SgcFile(header, sections[SEC_BASE], sections.get(SEC_SEMANTICS), sizes, profile)

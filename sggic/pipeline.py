@@ -1,10 +1,12 @@
 """Encoder and decoder: the paper's stages wired together.
 
 Encode: image -> (semantics) -> 2x antialiased downsample -> base codec under rate
-control -> .sgc. Decode: .sgc -> base layer -> segmentation (object names) ->
-adaptive settings -> 2x restoration (description) -> per-object refinement (masks).
-Each stage is an object behind a small interface, so the full profile's models
-replace the offline ones without touching this file.
+control -> .sgc. Decode: .sgc -> base layer -> segmentation of the base (object names;
+masks resized to the output size) -> adaptive settings -> 2x restoration (description)
+-> per-object refinement (all objects and their masks in one call). Each stage is a
+component behind a small contract (docs/architecture.md), chosen by the profile
+(:mod:`sggic.profiles`) and built from one :class:`~sggic.config.RunConfig`, so the full
+profile's models replace the offline ones without touching this file.
 """
 
 from __future__ import annotations
@@ -18,18 +20,19 @@ import numpy as np
 
 from . import container
 from .adapt.base import FixedSettings, Settings, SettingsPolicy
-from .codecs import codec_by_id, get_codec
+from .codecs import CODECS
+from .config import DEFAULT_CONFIG, RunConfig
 from .container import Header
 from .errors import BitstreamError, InputError
 from .images import LoadedImage, from_pil, load_image
 from .ratecontrol import budget_bytes, fit_rate
-from .restore.base import RestoreContext, Restorer
-from .restore.registry import DEFAULT_RESTORER
-from .segment.base import Segmenter, UnavailableSegmenter
+from .restore.base import ObjectMask, RestoreContext, Restorer
+from .restore.registry import DEFAULT_RESTORER  # noqa: F401  (re-exported: callers import it from here)
+from .segment.base import Segmenter, masks_to_output
 from .semantics.schema import Semantics
 
 DEFAULT_BPP = 0.03
-DEFAULT_BASE = "vvc"
+DEFAULT_BASE = "vvc"  # the offline profile's base codec (sggic.profiles.OFFLINE)
 
 ImageLike = "str | os.PathLike | np.ndarray | PIL.Image.Image"
 
@@ -48,9 +51,10 @@ class DecodeResult:
     header: Header
     semantics: Semantics
     base: np.ndarray
-    masks: list[np.ndarray]
+    masks: list[np.ndarray]  # one per object, float32 at the output size (empty: no segmentation)
     settings: Settings
     stages: dict[str, str]
+    warnings: list[str] = field(default_factory=list)
 
 
 def _as_loaded(image: Any) -> LoadedImage:
@@ -80,19 +84,26 @@ def downsample2x(rgb: np.ndarray) -> np.ndarray:
 def encode_detailed(
     image: Any,
     bpp: float = DEFAULT_BPP,
-    base: str = DEFAULT_BASE,
+    base: str | None = None,
     semantics: Semantics | None = None,
-    restorer: str = DEFAULT_RESTORER,
+    restorer: str | None = None,
     seed: int = 0,
     fixed: bool = False,
+    config: RunConfig | None = None,
 ) -> EncodeResult:
-    """Encode and report what rate control chose."""
+    """Encode and report what rate control chose.
+
+    ``base``/``restorer`` None: the profile's (``config.profile``; offline: vvc, fitted).
+    """
+    from .profiles import encoder_stages, record_for
     from .restore.registry import restorer_id
     from .semantics.textcoder import encode_semantics
 
-    rid = restorer_id(restorer)
-    codec = get_codec(base)
+    stages = encoder_stages(config, base=base, restorer=restorer)
+    rid = restorer_id(stages.restorer.name)
+    codec = stages.codec
     codec.check_available()
+    record = record_for(stages)
     loaded = _as_loaded(image)
     h, w = loaded.rgb.shape[:2]
     target = budget_bytes(bpp, w, h)
@@ -107,15 +118,15 @@ def encode_detailed(
         return Header(w, h, codec.codec_id, quality, flags, rid, seed)
 
     def file_size(quality: int, payload: bytes) -> int:
-        return len(container.write(header(quality), payload, sem_payload))
+        return len(container.write(header(quality), payload, sem_payload, record))
 
     half = downsample2x(loaded.rgb)
     choice = fit_rate(codec, half, target, file_size, w * h)
-    data = container.write(header(choice.quality), choice.payload, sem_payload)
+    data = container.write(header(choice.quality), choice.payload, sem_payload, record)
     return EncodeResult(data, header(choice.quality), target, loaded.notes)
 
 
-def encode(image: Any, bpp: float = DEFAULT_BPP, base: str = DEFAULT_BASE,
+def encode(image: Any, bpp: float = DEFAULT_BPP, base: str | None = None,
            semantics: Semantics | None = None, **kwargs: Any) -> bytes:
     """Encode an image (path, PIL image or uint8 array) into the bytes of a .sgc file."""
     return encode_detailed(image, bpp=bpp, base=base, semantics=semantics, **kwargs).data
@@ -150,32 +161,38 @@ def decode_detailed(
     restorer: str | Restorer | None = None,
     segmenter: Segmenter | None = None,
     policy: SettingsPolicy | None = None,
+    config: RunConfig | None = None,
 ) -> DecodeResult:
-    """Run every decoder stage and keep the intermediate results."""
+    """Run every decoder stage and keep the intermediate results.
+
+    The file decides the components (its profile; the header's codec and restorer);
+    ``restorer``/``segmenter``/``policy`` override them, with a warning in the result.
+    ``config`` says how they run (device, threads, models) and which profile may load.
+    """
     from PIL import Image
 
-    from .restore.registry import get_restorer, restorer_by_id
+    from .profiles import decoder_stages
 
+    cfg = config or DEFAULT_CONFIG
     raw = _read_bytes(data)
     f, sem = _parse(raw)
     h = f.header
-    if restorer is None:
-        rest = restorer_by_id(h.restorer_id)
-    elif isinstance(restorer, str):
-        rest = get_restorer(restorer)
-    else:
-        rest = restorer
-    seg = segmenter or UnavailableSegmenter()
-    pol = policy or FixedSettings()
+    st = decoder_stages(f, cfg, restorer=restorer, segmenter=segmenter, policy=policy)
+    st.check_available()
+    codec, seg, pol, rest = st.codec, st.segmenter, st.policy, st.restorer
     bw, bh = h.base_size
 
     # 1. base layer
-    codec = codec_by_id(h.codec_id)
     base = codec.decode(f.base, bw, bh, h.quality)
     if base.shape != (bh, bw, 3) or base.dtype != np.uint8:
         raise BitstreamError("base layer decoded to the wrong size")
-    # 2. segmentation from the object names (no masks are stored)
-    masks = seg.segment(base, [o.name for o in sem.objects]) if sem.objects else []
+    # 2. segmentation of the decoded base from the object names (no masks are stored);
+    #    masks are resized bilinearly to the output size here, once
+    names = [o.name for o in sem.objects]
+    raw_masks = seg.segment(base, names) if names else []
+    if raw_masks and len(raw_masks) != len(names):
+        raise BitstreamError(f"segmenter '{seg.name}' returned {len(raw_masks)} masks for {len(names)} objects")
+    masks = masks_to_output(raw_masks, (bw, bh), (h.width, h.height))
     # 3. adaptive settings
     bpp = len(raw) * 8 / (h.width * h.height)
     settings = FixedSettings().choose(base, sem, bpp) if h.fixed else pol.choose(base, sem, bpp)
@@ -183,28 +200,38 @@ def decode_detailed(
     ctx = RestoreContext(h.codec_id, h.quality, sem.description, settings.steps, settings.guidance, h.seed)
     up = rest.restore(base, ctx)
     out = up[: h.height, : h.width]
-    # 5. per-object refinement under soft masks: needs a text-conditioned restorer
-    refine = getattr(rest, "refine", None)
-    if refine is not None and masks:
-        for obj, mask in zip(sem.objects, masks):
-            out = refine(out, mask, obj, ctx)
+    # 5. per-object refinement: every object with its mask at output size, in one call
+    refined = bool(rest.refines and masks)
+    if refined:
+        objects = [ObjectMask(o.name, o.detail, m) for o, m in zip(sem.objects, masks)]
+        out = rest.refine(np.ascontiguousarray(out), objects, ctx)
+        if out.shape != (h.height, h.width, 3) or out.dtype != np.uint8:
+            raise BitstreamError(f"restorer '{rest.name}' refined to the wrong shape or type")
+    if not rest.refines:
+        why_not = f"skipped ({rest.name} does not refine)"
+    elif not masks:
+        why_not = f"skipped (no masks from segmenter {seg.name})"
+    else:
+        why_not = ""
     stages = {
+        "profile": st.profile.name + (" (overridden: see warnings)" if st.warnings else ""),
         "base": codec.name,
-        "segmentation": seg.name if seg.available else f"unavailable ({getattr(seg, 'reason', '')})",
+        "segmentation": seg.describe() + (f", {len(masks)} masks" if masks else ""),
         "settings": (f"{settings.source} (steps {settings.steps}, guidance {settings.guidance:g})"
                      if rest.uses_settings else f"{settings.source} policy; not used by {rest.name}"),
         "restoration": rest.name,
-        "refinement": "applied" if (refine is not None and masks) else "skipped (no masks or restorer cannot refine)",
+        "refinement": f"{len(masks)} objects" if refined else why_not,
     }
     img = Image.fromarray(np.ascontiguousarray(out))
     if h.grayscale:
         img = img.convert("L")
-    return DecodeResult(img, h, sem, base, masks, settings, stages)
+    return DecodeResult(img, h, sem, base, masks, settings, stages, list(st.warnings))
 
 
-def decode(data: bytes | str | os.PathLike, restorer: str | None = None) -> Any:
+def decode(data: bytes | str | os.PathLike, restorer: str | None = None,
+           config: RunConfig | None = None) -> Any:
     """Decode a .sgc file (bytes or path) into a PIL image of the original size."""
-    return decode_detailed(data, restorer=restorer).image
+    return decode_detailed(data, restorer=restorer, config=config).image
 
 
 def info(data: bytes | str | os.PathLike) -> dict:
@@ -214,7 +241,7 @@ def info(data: bytes | str | os.PathLike) -> dict:
     raw = _read_bytes(data)
     f, sem = _parse(raw)
     h = f.header
-    codec = codec_by_id(h.codec_id)
+    codec = CODECS.by_id(h.codec_id)  # the name only: info works on files this machine cannot decode
     return {
         "format_version": container.VERSION,
         "width": h.width,
@@ -227,6 +254,24 @@ def info(data: bytes | str | os.PathLike) -> dict:
         "grayscale": h.grayscale,
         "fixed_settings": h.fixed,
         "seed": h.seed,
+        "profile": _profile_info(f.profile),
         "sections": f.section_sizes,
         "semantics": sem.to_dict() if f.semantics is not None else None,
     }
+
+
+def _profile_info(rec: container.ProfileRecord | None) -> dict:
+    """What the file's profile section says, with names where this version knows them."""
+    from .profiles import OFFLINE, PROFILES, STAGE_REGISTRIES
+
+    if rec is None:
+        return {"id": OFFLINE.id, "name": OFFLINE.name, "components": []}
+    names = {p.id: p.name for p in PROFILES}
+    comps = []
+    for c in rec.components:
+        reg = STAGE_REGISTRIES.get(c.stage)
+        name = reg.by_id(c.component_id).name if reg is not None and reg.has_id(c.component_id) else None
+        comps.append({"stage": container.STAGE_NAMES.get(c.stage, f"stage-{c.stage}"), "id": c.component_id,
+                      "name": name or f"unknown-{c.component_id}", "weights_version": c.weights_version})
+    return {"id": rec.profile_id, "name": names.get(rec.profile_id, f"unknown-{rec.profile_id}"),
+            "components": comps}

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sggic.errors import BitstreamError, InputError, MissingWeights
+from sggic.errors import BackendUnavailable, BitstreamError, InputError, MissingWeights
 from sggic.restore import registry
 from sggic.restore.base import RestoreContext
 from sggic.restore.bicubic import BicubicRestorer, bicubic_2x
@@ -210,7 +210,9 @@ def test_registry_frozen_ids() -> None:
     assert registry.restorer_id("bicubic") == 1
     assert registry.restorer_id("realesrgan") == 2
     assert registry.restorer_id("fitted") == 3  # was reserved; now registered
-    assert registry.RESERVED_IDS == {}
+    assert registry.RESERVED_IDS == {5: "diffusion"}  # the full profile's restorer
+    with pytest.raises(BackendUnavailable, match="reserved"):
+        registry.restorer_by_id(4)
     assert set(registry.RESTORER_NAMES) >= {"bicubic", "realesrgan"}
     ids = [registry.restorer_id(n) for n in registry.RESTORER_NAMES]
     assert len(set(ids)) == len(ids) and 0 not in ids

@@ -2,8 +2,8 @@
 
 The paper's DynDiff extracts 11 features from the base reconstruction and lets two
 small MLPs pick the diffusion steps and guidance scale. Restorers without such knobs
-(bicubic, Real-ESRGAN) take :class:`FixedSettings`, which is also the ``--fixed``
-ablation.
+(bicubic, Real-ESRGAN, fitted) take :class:`FixedSettings`, which is also the
+``--fixed`` ablation.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..component import Component
 from ..semantics.schema import Semantics
 
 # The paper's reference-code ranges: steps in [2, 80], guidance in [0, 10]; the ablation
@@ -30,7 +31,10 @@ class Settings:
     source: str  # which policy chose them, for `decode --verbose` and the bench report
 
 
-class SettingsPolicy(ABC):
+class SettingsPolicy(Component, ABC):
+    """``choose(base, semantics, bpp) -> Settings`` with steps in STEPS_RANGE and guidance in
+    GUIDANCE_RANGE; deterministic. Built as ``Cls.from_config(config)``."""
+
     name: str = "?"
 
     @abstractmethod

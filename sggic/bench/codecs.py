@@ -290,9 +290,7 @@ class SggicCodec(BenchCodec):
         from ..restore.registry import get_restorer
 
         get_codec("vvc").check_available()
-        check = getattr(get_restorer(self.restorer), "check_available", None)
-        if check is not None:  # e.g. a restorer whose weights are not here: MissingWeights
-            check()
+        get_restorer(self.restorer).check_available()  # e.g. MissingWeights
 
     @staticmethod
     def _semantics(img: BenchImage):

@@ -7,44 +7,46 @@
 | 3  | heic |
 | 4  | webp |
 | 5  | jpeg |
+| 6  | cheng2020 (reserved: the full profile's learned codec) |
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-
-from ..errors import BitstreamError, InputError
+from ..config import RunConfig
+from ..errors import BitstreamError
+from ..registry import Entry, Registry
 from .base import BaseCodec
 
-# name -> (frozen id, "module:Class"); ids are part of the file format: never change them.
-_REGISTRY: dict[str, tuple[int, str]] = {
-    "vvc": (1, "vvc:VVCCodec"),
-    "avif": (2, "pillow:AVIFCodec"),
-    "heic": (3, "pillow:HEICCodec"),
-    "webp": (4, "pillow:WebPCodec"),
-    "jpeg": (5, "pillow:JPEGCodec"),
-}
+# Ids are part of the file format: never change them. "cheng2020" is reserved for the full
+# profile's learned base codec (not in this version).
+CODECS: Registry[Entry] = Registry("base codec", (
+    Entry("vvc", 1, "sggic.codecs.vvc:VVCCodec", "VVC intra (libvvenc via imageio-ffmpeg), compact payload"),
+    Entry("avif", 2, "sggic.codecs.pillow:AVIFCodec", "AVIF (Pillow's libavif)"),
+    Entry("heic", 3, "sggic.codecs.pillow:HEICCodec", "HEIC (pillow-heif's x265)"),
+    Entry("webp", 4, "sggic.codecs.pillow:WebPCodec", "WebP (Pillow)"),
+    Entry("jpeg", 5, "sggic.codecs.pillow:JPEGCodec", "baseline JPEG (Pillow)"),
+    Entry("cheng2020", 6, None, "Cheng2020-attention learned codec of the paper"),
+))
 
-CODEC_NAMES = tuple(_REGISTRY)
+CODEC_NAMES = CODECS.available_names
 
 
-def _load(name: str) -> BaseCodec:
-    module, cls = _REGISTRY[name][1].split(":")
-    codec = getattr(import_module(f"{__name__}.{module}"), cls)()
-    assert codec.codec_id == _REGISTRY[name][0] and codec.name == name
+def get_codec(name: str, config: RunConfig | None = None) -> BaseCodec:
+    """The codec called ``name``; InputError naming the choices otherwise."""
+    entry = CODECS.info(name)
+    codec: BaseCodec = CODECS.load(name).from_config(config)
+    if codec.codec_id != entry.id or codec.name != entry.name:
+        raise RuntimeError(f"codec registry: {entry.target} does not match its entry")  # pragma: no cover
     return codec
 
 
-def get_codec(name: str) -> BaseCodec:
-    """The codec called ``name``; InputError naming the choices otherwise."""
-    if name not in _REGISTRY:
-        raise InputError(f"unknown base codec {name!r}; choose one of: {', '.join(CODEC_NAMES)}")
-    return _load(name)
-
-
-def codec_by_id(codec_id: int) -> BaseCodec:
+def codec_by_id(codec_id: int, config: RunConfig | None = None) -> BaseCodec:
     """The codec a file's header names; BitstreamError for an unknown id."""
-    for name, (cid, _) in _REGISTRY.items():
-        if cid == codec_id:
-            return _load(name)
-    raise BitstreamError(f"unknown base codec id {codec_id} (file from a newer sggic?)")
+    try:
+        entry = CODECS.by_id(codec_id)
+    except BitstreamError:
+        raise BitstreamError(f"unknown base codec id {codec_id} (file from a newer sggic?)") from None
+    return get_codec(entry.name, config)
+
+
+__all__ = ["CODECS", "CODEC_NAMES", "BaseCodec", "codec_by_id", "get_codec"]

@@ -12,8 +12,10 @@ from typing import Sequence
 
 import numpy as np
 
+from ..component import Component
 
-class BaseCodec(ABC):
+
+class BaseCodec(Component, ABC):
     """One conventional (or learned) image codec behind a tiny contract.
 
     * ``name``: the command-line name (``--base NAME``).
@@ -24,7 +26,9 @@ class BaseCodec(ABC):
     * ``decode(payload, width, height, quality) -> (height, width, 3) uint8``: must be
       deterministic; raises :class:`sggic.errors.BitstreamError` on a bad payload.
     * ``check_available()``: raises :class:`sggic.errors.BackendUnavailable` with an
-      actionable one-line message when the backend cannot run here.
+      actionable one-line message when the backend cannot run here (the one availability
+      method of every stage, :class:`sggic.component.Component`).
+    * built by the registry (:data:`sggic.codecs.CODECS`) as ``Cls.from_config(config)``.
     """
 
     name: str = "?"
@@ -38,6 +42,3 @@ class BaseCodec(ABC):
 
     @abstractmethod
     def decode(self, payload: bytes, width: int, height: int, quality: int) -> np.ndarray: ...
-
-    def check_available(self) -> None:  # pragma: no cover - trivial default
-        return None

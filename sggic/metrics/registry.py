@@ -12,40 +12,42 @@ SSIMULACRA2 and PIQE are not part of the paper's protocol; their ranges are our 
 
 from __future__ import annotations
 
-import difflib
-import importlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Literal
 
+from ..config import DEFAULT_CONFIG, RunConfig
 from ..errors import BackendUnavailable, InputError
+from ..registry import Entry, Registry, load_target
 
 Group = Literal["pixel", "perceptual_similarity", "perceptual_quality"]
 GROUPS: tuple[Group, ...] = ("pixel", "perceptual_similarity", "perceptual_quality")
 
 
 @dataclass(frozen=True)
-class MetricInfo:
-    """What a metric is, independent of whether it can run here."""
+class MetricInfo(Entry):
+    """What a metric is, independent of whether it can run here.
 
-    name: str
+    The shared registry fields (:class:`sggic.registry.Entry`): ``name``, ``id`` (None:
+    files never name a metric), ``target`` (the implementation module inside
+    :mod:`sggic.metrics`, imported lazily; it has ``check(name)`` and ``compute(...)``)
+    and ``summary``.
+    """
+
     full_reference: bool
     lower_is_better: bool
     score_range: tuple[float, float]
     group: Group
     paper_protocol: bool
     """True when the paper's evaluation averages this metric into its group."""
-    summary: str
-    module: str
-    """Implementation module inside :mod:`sggic.metrics` (imported lazily)."""
 
 
 def _info(name: str, fr: bool, lower: bool, lo: float, hi: float, group: Group, paper: bool,
           summary: str, module: str | None = None) -> MetricInfo:
-    return MetricInfo(name, fr, lower, (float(lo), float(hi)), group, paper, summary,
-                      module or name)
+    return MetricInfo(name, None, f"{__package__}.{module or name}", summary, fr, lower,
+                      (float(lo), float(hi)), group, paper)
 
 
 _NW = "no_weights"  # metrics whose pretrained networks are not available offline
@@ -69,22 +71,17 @@ _TABLE: tuple[MetricInfo, ...] = (
     _info("piqe", False, True, 0, 100, "perceptual_quality", False,
           "PIQE (block-wise distortion estimate, via pypiqe)"),
 )
-_BY_NAME: dict[str, MetricInfo] = {m.name: m for m in _TABLE}
 
 
 def _canonical(name: str) -> str:
     return name.strip().lower().replace("-", "_")
 
 
+METRICS: Registry[MetricInfo] = Registry("metric", _TABLE, canonical=_canonical)
+
+
 def _lookup(name: str) -> MetricInfo:
-    if not isinstance(name, str):
-        raise InputError(f"metric name must be a string, got {type(name).__name__}")
-    info = _BY_NAME.get(_canonical(name))
-    if info is None:
-        close = difflib.get_close_matches(_canonical(name), list(_BY_NAME), n=3, cutoff=0.5)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise InputError(f"unknown metric {name!r}{hint} (known: {', '.join(_BY_NAME)})")
-    return info
+    return METRICS.info(name)
 
 
 def list_metrics() -> list[MetricInfo]:
@@ -99,24 +96,27 @@ class Metric:
     own units (see :attr:`info`), not normalised.
     """
 
-    def __init__(self, info: MetricInfo) -> None:
+    def __init__(self, info: MetricInfo, config: RunConfig | None = None) -> None:
         self.info = info
+        self.config = config or DEFAULT_CONFIG  # device for the full profile's network metrics
 
     def __repr__(self) -> str:
         return f"Metric({self.info.name!r})"
 
     def _module(self) -> ModuleType:
-        return importlib.import_module(f"{__package__}.{self.info.module}")
+        assert self.info.target is not None
+        module: ModuleType = load_target(self.info.target)
+        return module
 
     def unavailable_reason(self) -> str | None:
         """None when the metric can run here, else a one-line reason."""
         try:
-            self.check()
+            self.check_available()
         except BackendUnavailable as exc:
             return str(exc)
         return None
 
-    def check(self) -> None:
+    def check_available(self) -> None:
         """Raise :class:`BackendUnavailable` (one line) when the metric cannot run here."""
         self._module().check(self.info.name)
 
@@ -133,9 +133,9 @@ class Metric:
             raise BackendUnavailable(f"{self.info.name} unavailable: {exc}") from None
 
 
-def get_metric(name: str) -> Metric:
+def get_metric(name: str, config: RunConfig | None = None) -> Metric:
     """The metric called ``name`` (case and '-'/'_' insensitive); InputError if unknown."""
-    return Metric(_lookup(name))
+    return Metric(_lookup(name), config)
 
 
 def available_metrics() -> list[str]:

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from sggic.config import DEFAULT_CONFIG as DEFAULT_RUN_CONFIG
+from sggic.config import RunConfig
 from sggic.errors import InputError, MissingWeights
 from sggic.restore.base import RestoreContext, Restorer
 from sggic.restore.bicubic import bicubic_2x
@@ -158,6 +160,14 @@ class FittedRestorer(Restorer):
         self.weights = Path(weights) if weights is not None else default_weights_path()
         self._net: Any = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: RunConfig | None = None) -> "FittedRestorer":
+        """Honours ``config.threads`` (default 2); the network always runs on the CPU."""
+        cfg = config or DEFAULT_RUN_CONFIG
+        r = cls(threads=cfg.threads or 2)
+        r.config = cfg
+        return r
 
     def check_available(self) -> None:
         """Raise MissingWeights now instead of at the first restore."""

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from sggic.config import DEFAULT_CONFIG, RunConfig
 from sggic.errors import BackendUnavailable, InputError, MissingWeights
 from sggic.restore.base import RestoreContext, Restorer
 from sggic.restore.tiling import as_rgb_u8, tiled_upscale
@@ -113,6 +114,14 @@ class RealESRGANRestorer(Restorer):
         self.model_dir = Path(model_dir) if model_dir is not None else None
         self._net: Any = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: RunConfig | None = None) -> "RealESRGANRestorer":
+        """Honours ``config.threads`` (ncnn threads, default 2); ncnn runs on the CPU here."""
+        cfg = config or DEFAULT_CONFIG
+        r = cls(threads=cfg.threads or 2)
+        r.config = cfg
+        return r
 
     def check_available(self) -> None:
         """Raise BackendUnavailable/MissingWeights now instead of at the first restore."""

@@ -1,102 +1,74 @@
 """Restorers by name and by the frozen integer id that .sgc headers record.
 
 Ids are written into files, so they are frozen here (and in docs/format.md): never
-reuse or renumber one. Implementations are named by ``"module:attribute"`` and imported
-only when asked for, so listing restorers or reading a header never loads a network or a
-heavy dependency. Adding a restorer is one line in ``_ENTRIES``.
+reuse or renumber one. An id also pins the restorer's weights: a retrained network whose
+output differs gets a new id (e.g. "fitted-2"), so an old file keeps decoding with the
+weights it was made for without spending a byte on a weights version (the golden test
+tests/test_golden.py fails if the shipped weights change under an existing id).
+Implementations are named by ``"module:attr"`` and imported only when asked for, so
+listing restorers or reading a header never loads a network or a heavy dependency.
+Adding a restorer is one line in :data:`RESTORERS`.
 """
 
 from __future__ import annotations
 
-import difflib
-import importlib
-from dataclasses import dataclass
-from typing import Any
+from ..config import RunConfig
+from ..errors import BitstreamError
+from ..registry import Entry, Registry
+from .base import Restorer
 
-from sggic.errors import BackendUnavailable, BitstreamError, InputError
-from sggic.restore.base import Restorer
-
-
-@dataclass(frozen=True)
-class RestorerInfo:
-    """A registered restorer: public name, frozen header id, where it lives, one-line summary."""
-
-    name: str
-    restorer_id: int
-    target: str
-    summary: str
-
-
-_ENTRIES: tuple[RestorerInfo, ...] = (
-    RestorerInfo("bicubic", 1, "sggic.restore.bicubic:BicubicRestorer", "Pillow bicubic 2x; no weights"),
-    RestorerInfo("realesrgan", 2, "sggic.restore.realesrgan:RealESRGANRestorer",
-                 "Real-ESRGAN x4plus (ncnn, CPU) then LANCZOS to 2x"),
-    RestorerInfo("fitted", 3, "sggic.restore.fitted:FittedRestorer",
-                 "compact CNN fitted to the VVC base, qp-conditioned (torch, CPU); bicubic for other codecs"),
-)
-
-# Ids promised to work that is not in this version yet; never hand them to anything else.
-RESERVED_IDS: dict[int, str] = {}
+RESTORERS: Registry[Entry] = Registry("restorer", (
+    Entry("bicubic", 1, "sggic.restore.bicubic:BicubicRestorer", "Pillow bicubic 2x; no weights"),
+    Entry("realesrgan", 2, "sggic.restore.realesrgan:RealESRGANRestorer",
+          "Real-ESRGAN x4plus (ncnn, CPU) then LANCZOS to 2x"),
+    Entry("fitted", 3, "sggic.restore.fitted:FittedRestorer",
+          "compact CNN fitted to the VVC base, qp-conditioned (torch, CPU); bicubic for other codecs"),
+    Entry("diffusion", 5, None, "DiffBIR v2-style diffusion (SD 2.1 + IRControlNet) 2x restoration and per-object refinement"),
+))
 
 # What header id 0 ("the decoder's default") means.
 DEFAULT_RESTORER = "fitted"  # faithful and fast; realesrgan is sharper but loses ~2 dB (docs/restorer-fitted.md)
 
-_BY_NAME: dict[str, RestorerInfo] = {e.name: e for e in _ENTRIES}
-_BY_ID: dict[int, RestorerInfo] = {e.restorer_id: e for e in _ENTRIES}
-if len(_BY_NAME) != len(_ENTRIES) or len(_BY_ID) != len(_ENTRIES) or 0 in _BY_ID:
-    raise RuntimeError("restorer registry: duplicate name or id, or id 0 used")  # pragma: no cover
-
-RESTORER_NAMES: tuple[str, ...] = tuple(e.name for e in _ENTRIES)
+RESTORER_NAMES: tuple[str, ...] = RESTORERS.available_names
+# Ids promised to work that is not in this version yet; never hand them to anything else.
+RESERVED_IDS: dict[int, str] = {e.id: e.name for e in RESTORERS if e.reserved and e.id is not None}
 
 
-def restorer_info(name: str) -> RestorerInfo:
+def restorer_info(name: str) -> Entry:
     """Look a name up, or raise InputError that suggests the closest known name."""
-    info = _BY_NAME.get(name)
-    if info is not None:
-        return info
-    close = difflib.get_close_matches(str(name).lower(), RESTORER_NAMES, n=1, cutoff=0.5)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    if name in RESERVED_IDS.values():
-        hint = " (reserved, not in this version of sggic)"
-    raise InputError(f"unknown restorer '{name}'{hint} (known: {', '.join(RESTORER_NAMES)})")
+    return RESTORERS.info(name)
 
 
 def restorer_id(name: str) -> int:
     """The frozen header id for ``name`` (InputError on an unknown name)."""
-    return restorer_info(name).restorer_id
+    rid = restorer_info(name).id
+    assert rid is not None  # every restorer entry has an id (checked in the tests)
+    return rid
 
 
 def restorer_name(rid: int) -> str:
     """A display name for a header id; never raises, so ``info`` works on any file."""
     if rid == 0:
         return DEFAULT_RESTORER
-    if rid in _BY_ID:
-        return _BY_ID[rid].name
-    if rid in RESERVED_IDS:
-        return RESERVED_IDS[rid]
+    if RESTORERS.has_id(rid):
+        return RESTORERS.by_id(rid).name
     return f"unknown-{rid}"
 
 
-def get_restorer(name: str, **kwargs: Any) -> Restorer:
-    """Build the restorer called ``name``; ``kwargs`` go to its constructor.
+def get_restorer(name: str, config: RunConfig | None = None) -> Restorer:
+    """Build the restorer called ``name`` from ``config`` (device, threads, models).
 
-    Construction is cheap: restorers load their weights lazily on first use.
+    Construction is cheap: restorers load their weights lazily on first use; a reserved
+    name raises BackendUnavailable in one line.
     """
-    info = restorer_info(name)
-    module_name, _, attr = info.target.partition(":")
-    cls = getattr(importlib.import_module(module_name), attr)
-    return cls(**kwargs)
+    rest: Restorer = RESTORERS.load(name).from_config(config)
+    return rest
 
 
-def restorer_by_id(rid: int, **kwargs: Any) -> Restorer:
+def restorer_by_id(rid: int, config: RunConfig | None = None) -> Restorer:
     """Build the restorer a header names: 0 is the default, reserved/unknown ids fail."""
     if rid == 0:
-        return get_restorer(DEFAULT_RESTORER, **kwargs)
-    if rid in _BY_ID:
-        return get_restorer(_BY_ID[rid].name, **kwargs)
-    if rid in RESERVED_IDS:
-        raise BackendUnavailable(
-            f"this file asks for restorer '{RESERVED_IDS[rid]}' (id {rid}), which this version "
-            f"of sggic does not have; decode with --restorer {DEFAULT_RESTORER} or bicubic"
-        )
-    raise BitstreamError(f"unknown restorer id {rid} in the file header")
+        return get_restorer(DEFAULT_RESTORER, config)
+    if not RESTORERS.has_id(rid):
+        raise BitstreamError(f"unknown restorer id {rid} in the file header")
+    return get_restorer(RESTORERS.by_id(rid).name, config)

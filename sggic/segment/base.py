@@ -1,9 +1,10 @@
 """Decoder-side segmentation: object names in, one soft mask per object out.
 
-The paper segments the decoded base layer with CLIPSeg prompted by each object name, so
-no mask is stored in the file. Offline no text-prompted segmenter ships in any package,
-so the offline profile uses :class:`UnavailableSegmenter`, which returns no masks and
-says so; the per-object refinement stage then has nothing to do.
+The paper segments the decoded low-bitrate image (our base layer) with CLIPSeg prompted
+by each object name, so no mask is stored in the file; the masks are resized bilinearly
+to the output size (:func:`masks_to_output`) and used as soft alphas by the restorer's
+refinement. No text-prompted segmenter ships in any package, so the offline profile uses
+:class:`NoSegmenter`, which returns no masks and says so; refinement then has nothing to do.
 """
 
 from __future__ import annotations
@@ -13,30 +14,66 @@ from typing import Sequence
 
 import numpy as np
 
+from ..component import Component
+from ..errors import InputError
 
-class Segmenter(ABC):
+
+class Segmenter(Component, ABC):
+    """Text-prompted segmentation of the decoded base layer.
+
+    ``segment(image, prompts)``: ``image`` is ``(h, w, 3)`` uint8; returns either no masks
+    (``[]``: this segmenter finds none) or exactly one 2-D float32 mask in [0, 1] per
+    prompt, each covering the whole image at any resolution (CLIPSeg's is 352x352); the
+    decoder resizes them bilinearly. Deterministic. Built as ``Cls.from_config(config)``.
+    """
+
     name: str = "?"
 
     @abstractmethod
-    def segment(self, image: np.ndarray, prompts: Sequence[str]) -> list[np.ndarray]:
-        """One float32 soft mask in [0, 1] of the image's (h, w) per prompt."""
+    def segment(self, image: np.ndarray, prompts: Sequence[str]) -> list[np.ndarray]: ...
 
-    @property
-    def available(self) -> bool:
-        return True
+    def describe(self) -> str:
+        """One line for ``decode --verbose``."""
+        return self.name
 
 
-class UnavailableSegmenter(Segmenter):
-    """The offline stand-in: no segmentation model can be had, so no masks."""
+class NoSegmenter(Segmenter):
+    """The offline segmenter: no text-prompted model ships offline, so no masks."""
 
-    name = "unavailable"
-
-    def __init__(self, reason: str = "no text-prompted segmenter ships offline (full profile: CLIPSeg)"):
-        self.reason = reason
+    name = "none"
 
     def segment(self, image: np.ndarray, prompts: Sequence[str]) -> list[np.ndarray]:
         return []
 
-    @property
-    def available(self) -> bool:
-        return False
+    def describe(self) -> str:
+        return "none (no text-prompted segmenter ships offline; the full profile uses CLIPSeg)"
+
+
+# The name the benchmark knew it by.
+UnavailableSegmenter = NoSegmenter
+
+
+def masks_to_output(masks: Sequence[np.ndarray], base_size: tuple[int, int],
+                    out_size: tuple[int, int]) -> list[np.ndarray]:
+    """Resize masks of the base layer bilinearly to the decoder's output size.
+
+    ``base_size``/``out_size`` are (width, height). Each mask covers the whole base layer;
+    it is resized to twice the base size (the restored image before cropping) and
+    cropped like the image, so output pixel (y, x) reads the mask where the restorer put
+    that pixel, also for odd sizes.
+    """
+    from PIL import Image
+
+    bw, bh = base_size
+    w, h = out_size
+    out = []
+    for m in masks:
+        a = np.asarray(m)
+        if a.ndim != 2 or a.size == 0 or not np.issubdtype(a.dtype, np.floating):
+            raise InputError(f"segmenter returned a mask of shape {a.shape} and type {a.dtype}; "
+                             "want a 2-D float array")
+        big = Image.fromarray(np.ascontiguousarray(a, dtype=np.float32))
+        big = big.resize((2 * bw, 2 * bh), Image.Resampling.BILINEAR)
+        r = np.asarray(big, dtype=np.float32)[:h, :w]
+        out.append(np.clip(r, 0.0, 1.0))
+    return out

@@ -1,0 +1,238 @@
+"""Profiles: which component runs each stage, and what a file records about it.
+
+A profile is a named, pinned set of components, one per stage (base codec, segmenter,
+settings policy, restorer). ``offline`` is the set that ships in packages and runs on
+a CPU; ``full`` is the paper's (Cheng2020 base, CLIPSeg, DynDiff, DiffBIR), whose models
+come from the model registry named by ``RunConfig.models``.
+
+What a file records (docs/format.md, "Profile section"): the header already names the
+base codec and the restorer by frozen id. An offline file records nothing more: the
+absence of a profile section *is* the offline profile, whose segmenter (``none``) and
+settings policy (``fixed``) are pinned below, and whose restorers' weights are pinned by
+their ids (a retrained restorer gets a new id). Any other profile writes a critical
+profile section: its id and, for the segmenter and the settings policy always, and for
+the codec and restorer when they run weights, the component's frozen id and weights
+version. The decoder builds exactly those components and refuses, in one line, a file
+whose components or weights it cannot provide.
+
+For the full profile's modules: register the component (one line in the stage's
+registry, replacing the reserved entry), give its class ``from_config`` (device, threads,
+models) and a ``weights_version``, and :func:`encoder_stages` / :func:`decoder_stages`
+do the rest.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from . import container
+from .adapt.base import SettingsPolicy
+from .adapt.registry import POLICIES, get_policy
+from .codecs import CODECS, BaseCodec, codec_by_id, get_codec
+from .component import Component
+from .config import DEFAULT_CONFIG, RunConfig
+from .errors import BackendUnavailable, BitstreamError, InputError, MissingWeights, SggicError
+from .registry import Entry, Registry
+from .restore.base import Restorer
+from .restore.registry import DEFAULT_RESTORER, RESTORERS, get_restorer, restorer_by_id, restorer_name
+from .segment.base import Segmenter
+from .segment.registry import SEGMENTERS, get_segmenter
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A pinned component set. ``id`` is frozen (written in files); 0 = offline, never written."""
+
+    id: int
+    name: str
+    base: str
+    segmenter: str
+    policy: str
+    restorer: str
+    summary: str
+
+
+OFFLINE = Profile(0, "offline", "vvc", "none", "fixed", DEFAULT_RESTORER,
+                  "CPU only, components that ship in packages (VVC, fitted CNN); no masks, fixed settings")
+FULL = Profile(1, "full", "cheng2020", "clipseg", "dyndiff", "diffusion",
+               "the paper's models from the model registry (--models): Cheng2020, CLIPSeg, DynDiff, DiffBIR")
+PROFILES: tuple[Profile, ...] = (OFFLINE, FULL)
+
+# stage id (as recorded in files) -> the stage's registry
+STAGE_REGISTRIES: dict[int, Registry[Entry]] = {
+    container.STAGE_CODEC: CODECS,
+    container.STAGE_SEGMENT: SEGMENTERS,
+    container.STAGE_ADAPT: POLICIES,
+    container.STAGE_RESTORE: RESTORERS,
+}
+
+
+def get_profile(name: str) -> Profile:
+    for p in PROFILES:
+        if p.name == name:
+            return p
+    names = [p.name for p in PROFILES]
+    close = difflib.get_close_matches(str(name), names, n=1, cutoff=0.5)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    raise InputError(f"unknown profile '{name}'{hint} (known: {', '.join(names)})")
+
+
+def profile_by_id(pid: int) -> Profile:
+    for p in PROFILES:
+        if p.id == pid:
+            return p
+    raise BitstreamError(f"unknown profile id {pid} in the file (file from a newer sggic?)")
+
+
+@dataclass
+class Stages:
+    """The built components of one encode or decode, and what to tell the user."""
+
+    profile: Profile
+    codec: BaseCodec
+    segmenter: Segmenter
+    policy: SettingsPolicy
+    restorer: Restorer
+    warnings: list[str] = field(default_factory=list)
+
+    def components(self) -> dict[str, Component]:
+        return {"codec": self.codec, "segmenter": self.segmenter, "settings policy": self.policy,
+                "restorer": self.restorer}
+
+    def check_available(self) -> None:
+        """Every component's availability check; the first failure names its stage."""
+        for stage, comp in self.components().items():
+            try:
+                comp.check_available()
+            except SggicError as exc:
+                raise type(exc)(f"{stage} '{comp.name}' cannot run here: {exc}") from None
+
+
+def _unavailable_profile(profile: Profile, exc: SggicError) -> SggicError:
+    return type(exc)(f"the {profile.name} profile cannot run here: {exc}")
+
+
+def _id(registry: Registry[Entry], name: str) -> int:
+    ident = registry.info(name).id
+    assert ident is not None
+    return ident
+
+
+def encoder_stages(config: RunConfig | None = None, base: str | None = None,
+                   restorer: str | None = None) -> Stages:
+    """The components an encode with ``config.profile`` records (built, nothing loaded).
+
+    ``base``/``restorer`` override the profile's codec and restorer (both are recorded in
+    the header, so this is not a mismatch). Raises a one-line SggicError when the profile
+    names a component this version or this machine cannot build.
+    """
+    cfg = config or DEFAULT_CONFIG
+    prof = get_profile(cfg.profile)
+    try:
+        seg = get_segmenter(prof.segmenter, cfg)
+        pol = get_policy(prof.policy, cfg)
+        rest = get_restorer(restorer or prof.restorer, cfg)
+        codec = get_codec(base or prof.base, cfg)
+    except InputError:
+        raise
+    except SggicError as exc:
+        raise _unavailable_profile(prof, exc) from None
+    return Stages(prof, codec, seg, pol, rest)
+
+
+def record_for(stages: Stages) -> container.ProfileRecord | None:
+    """The profile section an encode with these stages writes (None for offline)."""
+    if stages.profile.id == OFFLINE.id:
+        return None
+    comps = [
+        container.ComponentRecord(container.STAGE_SEGMENT, _id(SEGMENTERS, stages.segmenter.name),
+                                  stages.segmenter.weights_version),
+        container.ComponentRecord(container.STAGE_ADAPT, _id(POLICIES, stages.policy.name),
+                                  stages.policy.weights_version),
+    ]
+    if stages.codec.weights_version:
+        comps.append(container.ComponentRecord(container.STAGE_CODEC, stages.codec.codec_id,
+                                               stages.codec.weights_version))
+    if stages.restorer.weights_version:
+        comps.append(container.ComponentRecord(container.STAGE_RESTORE, _id(RESTORERS, stages.restorer.name),
+                                               stages.restorer.weights_version))
+    return container.ProfileRecord(stages.profile.id, tuple(sorted(comps, key=lambda c: c.stage)))
+
+
+def _check_weights(comp: Component, stage: str, rec: container.ComponentRecord | None) -> None:
+    if rec is not None and comp.weights_version != rec.weights_version:
+        raise MissingWeights(
+            f"this file was made with {stage} '{comp.name}' weights version {rec.weights_version}, "
+            f"but the models here are version {comp.weights_version}; point --models at the matching weights")
+
+
+def decoder_stages(f: container.SgcFile, config: RunConfig | None = None, restorer: str | Restorer | None = None,
+                   segmenter: Segmenter | None = None, policy: SettingsPolicy | None = None) -> Stages:
+    """The components a file records, built with ``config``; overrides give warnings.
+
+    Refuses (one line) a file whose profile ``config.profile`` does not allow (a full
+    file under the offline profile), whose component ids this version does not know, or
+    whose recorded weights versions differ from the ones this machine has. The returned
+    stages are not availability-checked: call :meth:`Stages.check_available`.
+    """
+    cfg = config or DEFAULT_CONFIG
+    h, rec = f.header, f.profile
+    prof = OFFLINE if rec is None else profile_by_id(rec.profile_id)
+    if prof is not OFFLINE and cfg.profile != prof.name:
+        raise BackendUnavailable(
+            f"this file was encoded with the {prof.name} profile; decode it with --profile {prof.name}"
+            f" (and --models if its model registry is not the default)")
+
+    def recorded(stage: int) -> container.ComponentRecord | None:
+        return rec.component(stage) if rec is not None else None
+
+    def name_for(stage: int, default: str) -> str:
+        r = recorded(stage)
+        return default if r is None else STAGE_REGISTRIES[stage].by_id(r.component_id).name
+
+    codec_rec, rest_rec = recorded(container.STAGE_CODEC), recorded(container.STAGE_RESTORE)
+    if codec_rec is not None and codec_rec.component_id != h.codec_id:
+        raise BitstreamError("corrupt .sgc file (profile section and header name different codecs)")
+    if rest_rec is not None and rest_rec.component_id != h.restorer_id:
+        raise BitstreamError("corrupt .sgc file (profile section and header name different restorers)")
+    warnings: list[str] = []
+    try:
+        codec = codec_by_id(h.codec_id, cfg)
+        _check_weights(codec, "codec", codec_rec)
+        seg_name = name_for(container.STAGE_SEGMENT, prof.segmenter)
+        pol_name = name_for(container.STAGE_ADAPT, prof.policy)
+        if segmenter is None:
+            seg = get_segmenter(seg_name, cfg)
+            _check_weights(seg, "segmenter", recorded(container.STAGE_SEGMENT))
+        else:
+            seg = segmenter
+            if seg.name != seg_name:
+                warnings.append(f"segmenting with '{seg.name}' instead of the recorded '{seg_name}': "
+                                "the output differs from what the encoder intended")
+        if policy is None:
+            pol = get_policy(pol_name, cfg)
+            _check_weights(pol, "settings policy", recorded(container.STAGE_ADAPT))
+        else:
+            pol = policy
+            if pol.name != pol_name:
+                warnings.append(f"choosing settings with '{pol.name}' instead of the recorded '{pol_name}': "
+                                "the output differs from what the encoder intended")
+        rec_rest = restorer_name(h.restorer_id)
+        if restorer is None:
+            rest = restorer_by_id(h.restorer_id, cfg)
+            _check_weights(rest, "restorer", rest_rec)
+        else:
+            rest = get_restorer(restorer, cfg) if isinstance(restorer, str) else restorer
+            if rest.name != rec_rest:
+                warnings.append(f"restoring with '{rest.name}' instead of the recorded '{rec_rest}': "
+                                "the output differs from what the encoder intended")
+    except BitstreamError:
+        raise
+    except InputError:
+        raise
+    except SggicError as exc:
+        if prof is OFFLINE:
+            raise
+        raise _unavailable_profile(prof, exc) from None
+    return Stages(prof, codec, seg, pol, rest, warnings)
