@@ -158,7 +158,7 @@ def test_info_names_reserved_components_without_building_them(offline_file: byte
     h = f.header
     hdr = container.Header(h.width, h.height, 6, 3, 0, 5, 0)  # cheng2020 base, diffusion restorer
     rec = ProfileRecord(FULL.id, (ComponentRecord(container.STAGE_CODEC, 6, 1), ComponentRecord(container.STAGE_SEGMENT, 2, 1),
-                                  ComponentRecord(container.STAGE_ADAPT, 2, 1), ComponentRecord(container.STAGE_RESTORE, 4, 1)))
+                                  ComponentRecord(container.STAGE_ADAPT, 2, 1), ComponentRecord(container.STAGE_RESTORE, 5, 1)))
     data = container.write(hdr, f.base, None, rec)
     d = sggic.info(data)
     assert d["base_codec"]["name"] == "cheng2020" and d["restorer"]["name"] == "diffusion"
