@@ -212,7 +212,7 @@ def test_registry_frozen_ids() -> None:
     assert registry.restorer_id("fitted") == 3  # was reserved; now registered
     assert registry.RESERVED_IDS == {5: "diffusion"}  # the full profile's restorer
     with pytest.raises(BackendUnavailable, match="reserved"):
-        registry.restorer_by_id(4)
+        registry.restorer_by_id(5)
     assert set(registry.RESTORER_NAMES) >= {"bicubic", "realesrgan"}
     ids = [registry.restorer_id(n) for n in registry.RESTORER_NAMES]
     assert len(set(ids)) == len(ids) and 0 not in ids
