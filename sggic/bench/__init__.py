@@ -4,8 +4,10 @@ for sggic and every baseline codec reachable here. See docs/bench.md.
     from sggic.bench import bench
     bench(out="runs/b", dataset="dev", bpps=[0.02, 0.03, 0.05])
 
-Modules: data (images, preprocessing), codecs (adapters that hit a byte budget),
-run (the cached loop), report (CSV, plots, BD-rate, tables, Markdown).
+Modules: data (dataset and folder images; the photo list and the preprocessing belong to
+sggic.photos), codecs (adapters that hit a byte budget), run (the cached loop),
+versions (what a cached point is keyed on), bdrate (Bjontegaard delta rate), report
+(CSV, plots, tables, Markdown).
 """
 
 from __future__ import annotations
