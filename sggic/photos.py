@@ -27,12 +27,25 @@ SPLITS = ("train", "dev")
 SIZE = 512  # the paper's test images: 512x512
 
 
-def default_photos_tsv() -> Path:
-    """``data/photos.tsv`` of the checkout this sggic runs from (also an editable install).
+CHECKOUT_LIST = Path(__file__).resolve().parents[1] / "data" / "photos.tsv"
 
-    A non-editable install has no checkout: pass the list's path (``--photos FILE``).
-    """
-    return Path(__file__).resolve().parents[1] / "data" / "photos.tsv"
+
+def installed_lists() -> list[Path]:
+    """Where a wheel install puts the list (pyproject.toml data-files: ``share/sggic``)."""
+    import site
+    import sysconfig
+
+    bases = [Path(sysconfig.get_paths()["data"]), Path(site.getuserbase())]
+    return [b / "share" / "sggic" / "photos.tsv" for b in bases]
+
+
+def default_photos_tsv() -> Path:
+    """``data/photos.tsv`` of the checkout this sggic runs from (also an editable install),
+    else the copy a wheel installed; ``--photos FILE`` names any other list."""
+    for candidate in [CHECKOUT_LIST, *installed_lists()]:
+        if candidate.is_file():
+            return candidate
+    return CHECKOUT_LIST
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ def _write_tsv(path: Path, rows: list[tuple[str, ...]]) -> Path:
 
 def test_the_shipped_list_is_found_from_the_checkout_and_complete():
     tsv = photos.default_photos_tsv()
-    assert tsv == ROOT / "data" / "photos.tsv" and tsv.is_file()
+    assert tsv == ROOT / "data" / "photos.tsv" == photos.CHECKOUT_LIST and tsv.is_file()
     allp = read_photos()
     train, dev = read_photos(split="train"), read_photos(split="dev")
     assert (len(train), len(dev)) == (22, 8) and len(allp) == 30
@@ -32,6 +32,23 @@ def test_the_shipped_list_is_found_from_the_checkout_and_complete():
     assert [p.id for p in dev][:3] == ["BytheWater", "Path", "Picture_1A"]  # file order is kept
     # every dev photo has its semantics shipped beside the list
     assert all((ROOT / "data" / "semantics" / f"{p.id}.json").is_file() for p in dev)
+
+
+def test_an_installed_sggic_finds_the_list_it_ships(tmp_path, monkeypatch):
+    import site
+    import sysconfig
+    import tomllib
+
+    conf = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert conf["tool"]["setuptools"]["data-files"]["share/sggic"] == ["data/photos.tsv"]
+    monkeypatch.setattr(photos, "CHECKOUT_LIST", tmp_path / "no-checkout" / "photos.tsv")
+    monkeypatch.setattr(sysconfig, "get_paths", lambda: {"data": str(tmp_path)})
+    monkeypatch.setattr(site, "getuserbase", lambda: str(tmp_path / "user"))
+    assert photos.default_photos_tsv() == photos.CHECKOUT_LIST  # nowhere: the error names the checkout path
+    installed = tmp_path / "share" / "sggic" / "photos.tsv"
+    installed.parent.mkdir(parents=True)
+    installed.write_bytes((ROOT / "data" / "photos.tsv").read_bytes())
+    assert photos.default_photos_tsv() == installed and len(read_photos(split="dev")) == 8
 
 
 def test_setup_installs_exactly_the_packages_of_the_list():
