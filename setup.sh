@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Debian wallpaper packages hold the train/dev photos of ../shared/data/photos.tsv
-# (used by benchmarks and training, not by the tests).
-APT_PACKAGES="mate-backgrounds plasma-workspace-wallpapers lomiri-wallpapers-16.04 lomiri-wallpapers-20.04"
+# Debian wallpaper packages hold the train/dev photos listed in data/photos.tsv (column
+# debian_package; used by benchmarks and training, not by the tests).
+APT_PACKAGES=$(tail -n +2 data/photos.tsv | cut -f3 | sort -u | tr '\n' ' ')
 if command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     missing=""

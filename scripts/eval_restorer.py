@@ -53,7 +53,7 @@ def file_hash(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--photos", default="/work/shared/data/photos.tsv")
+    ap.add_argument("--photos", default=None, help="photo list (default: data/photos.tsv)")
     ap.add_argument("--split", default="dev")
     ap.add_argument("--rates", default="0.02,0.03,0.05")
     ap.add_argument("--semantics", default=str(ROOT / "data/semantics"))
@@ -69,13 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     from sggic.restore.fitted import default_weights_path
     from sggic.restore.registry import get_restorer
     from sggic.semantics.schema import Semantics
-    from sggic.training.data import load_rgb, read_photos, resize_crop
+    from sggic.photos import load_photo, preprocess, read_photos, require_installed
 
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     skip = set(filter(None, args.skip.split(",")))
     rates = [float(r) for r in args.rates.split(",")]
-    photos = read_photos(args.photos, split=args.split)
+    photos = require_installed(sorted(read_photos(args.photos, split=args.split), key=lambda p: p.id))
     wtag = file_hash(default_weights_path())
     restorers = {n: get_restorer(n) for n in ("fitted", "realesrgan", "bicubic") if n not in skip}
     metric_fns = {m: get_metric(m) for m in METRICS}
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
     t0 = time.time()
     for ph in photos:
-        ref = resize_crop(load_rgb(ph.path), 512)
+        ref = preprocess(load_photo(ph))
         sem = Semantics.load(Path(args.semantics) / f"{ph.id}.json")
         for rate in rates:
             sg_path, bl_path = cache / f"{ph.id}-{rate}.sgc", cache / f"{ph.id}-{rate}.baseline.sgc"

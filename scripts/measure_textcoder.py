@@ -35,7 +35,7 @@ from sggic.semantics._params import CoderParams  # noqa: E402
 from sggic.semantics._vocab import english_words  # noqa: E402
 from sggic.semantics.schema import FIELD_LIMITS, MAX_OBJECTS, SemanticObject, Semantics  # noqa: E402
 
-PHOTOS = Path("/work/shared/data/photos.tsv")
+PHOTOS = ROOT / "data" / "photos.tsv"  # the photo list (sggic.photos reads it)
 DATA = ROOT / "data" / "semantics"
 PRIOR_MODULE = ROOT / "sggic" / "semantics" / "_textprior.py"
 

@@ -3,7 +3,7 @@
 
     .venv/bin/python scripts/train_restorer.py            # the shipped weights' settings
 
-1. Data: the ``train`` photos of /work/shared/data/photos.tsv (never ``dev``), each as the
+1. Data: the ``train`` photos of data/photos.tsv (never ``dev``), each as the
    views in ``sggic.training.data.VIEWS``, downsampled 2x and coded by our VVC base layer
    at every qp of the view (cached under --cache; ~10 min the first time on 2 cores).
 2. Hold-out: the train photos ``sorted(ids)[::7]`` (Aqua, FallenLeaf, Wood, sunset) are
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--photos", default="/work/shared/data/photos.tsv")
+    ap.add_argument("--photos", default=None, help="photo list (default: data/photos.tsv)")
     ap.add_argument("--cache", default=str(ROOT / "runs/restorer-cache"))
     ap.add_argument("--out", default=str(ROOT / "runs/restorer-train"))
     ap.add_argument("--export", default=str(ROOT / "sggic/weights/restorer-fitted.safetensors"))
@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="skip training: pick the best checkpoint of --out's history.json, calibrate, export")
     args = ap.parse_args(argv)
 
-    from sggic.training.data import VIEWS, load_views, prepare, read_photos
+    from sggic.photos import read_photos, require_installed
+    from sggic.training.data import VIEWS, load_views, prepare
     from sggic.training.train import calibrate_gain, save_generator, train
 
     out = Path(args.out)
@@ -61,9 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         logf.flush()
 
     t_start = time.time()
-    photos = read_photos(args.photos, split="train")
+    photos = sorted(read_photos(args.photos, split="train"), key=lambda p: p.id)
     if not photos:
-        raise SystemExit(f"no train photos in {args.photos}")
+        raise SystemExit(f"no train photos in {args.photos or 'data/photos.tsv'}")
+    require_installed(photos)
     val_ids = [p.id for p in photos][::7]
     fit_ids = [p.id for p in photos if p.id not in val_ids]
     log(f"args {vars(args)}")

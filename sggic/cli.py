@@ -90,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="rate-quality benchmark of sggic and baseline codecs (docs/bench.md)")
     src = b.add_mutually_exclusive_group(required=True)
     src.add_argument("--images", help="folder of images to test")
-    src.add_argument("--dataset", help="split of shared/data/photos.tsv (dev)")
+    src.add_argument("--dataset", help="split of the photo list data/photos.tsv (dev); needs the Debian photo packages")
+    b.add_argument("--photos", default=None, metavar="FILE", help="photo list for --dataset (default: data/photos.tsv)")
     b.add_argument("--bpp", default="0.02,0.03,0.05", help="comma-separated target rates (default 0.02,0.03,0.05)")
     b.add_argument("--codecs", default=None, help="comma-separated codecs (default: sggic variants and every baseline)")
     b.add_argument("--metrics", default=None, help="comma-separated metrics (default: every one that runs here)")
@@ -249,7 +250,7 @@ def _bench(a: argparse.Namespace) -> None:
         raise InputError("--size must be at least 16")
     command = "sggic " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "sggic bench"
     info = bench(a.output, bpps=bpps, codecs=split(a.codecs), images=a.images, dataset=a.dataset,
-                 size=None if a.full_size else a.size, metrics=split(a.metrics), limit=a.limit,
+                 photos=a.photos, size=None if a.full_size else a.size, metrics=split(a.metrics), limit=a.limit,
                  progress=not a.no_progress, command=command,
                  log=lambda m: print(f"sggic: {m}", file=sys.stderr), compute=not a.report_only)
     print(info["table"])

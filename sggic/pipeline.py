@@ -21,6 +21,7 @@ import numpy as np
 from . import container
 from .adapt.base import FixedSettings, Settings, SettingsPolicy
 from .codecs import CODECS
+from .codecs._pixels import downsample2x
 from .config import DEFAULT_CONFIG, RunConfig
 from .container import Header
 from .errors import BitstreamError, InputError
@@ -70,15 +71,6 @@ def _as_loaded(image: Any) -> LoadedImage:
     if arr.size == 0:
         raise InputError("image array is empty")
     return from_pil(Image.fromarray(np.ascontiguousarray(arr)))
-
-
-def downsample2x(rgb: np.ndarray) -> np.ndarray:
-    """Antialiased 2x reduction to ceil(w/2) x ceil(h/2) (Lanczos)."""
-    from PIL import Image
-
-    h, w = rgb.shape[:2]
-    size = ((w + 1) // 2, (h + 1) // 2)
-    return np.asarray(Image.fromarray(rgb).resize(size, Image.LANCZOS))
 
 
 def encode_detailed(

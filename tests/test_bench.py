@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 
 import numpy as np
@@ -10,8 +11,9 @@ import pytest
 
 from sggic.bench import bench
 from sggic.bench.codecs import SggicCodec, get_bench_codec, search
-from sggic.bench.data import BenchImage, preprocess
-from sggic.bench.report import bd_rate
+from sggic.bench.bdrate import bd_rate
+from sggic.bench.data import BenchImage
+from sggic.photos import preprocess
 
 SIZE, BPP = 96, 0.8  # 921-byte budget (JPEG headers alone take ~600): every codec below reaches it at this size
 CODECS = ["jpeg", "vvc", "vvc-half+bicubic", "sggic:bicubic"]
@@ -83,6 +85,37 @@ def test_resume_uses_the_cache_and_encodes_nothing(first_run, photo_dir, monkeyp
     assert r.encoded == 0 and r.cached == 2 * len(CODECS) and not r.errors
 
 
+def test_a_changed_library_version_invalidates_the_cache(first_run, photo_dir, monkeypatch):
+    import sggic.bench.run as run
+    from sggic.bench.versions import library_versions
+
+    out, _ = first_run
+    libs = library_versions()
+    assert {"sggic", "sggic-files", "pillow", "pillow-heif", "imageio-ffmpeg", "ffmpeg", "torch", "numpy"} <= set(libs)
+    assert libs["pillow"] != "absent" and libs["numpy"] != "absent"
+    rec = json.loads((out / "cache" / f"astronaut__jpeg__{BPP:g}.json").read_text())
+    assert rec["libs"] == libs  # each point records what it was computed with
+    changed = {**libs, "pillow": libs["pillow"] + ".post1"}
+    monkeypatch.setattr(run, "library_versions", lambda: changed)
+    info = bench(out, bpps=[BPP], codecs=["jpeg"], images=photo_dir, size=SIZE, metrics=["psnr"], progress=False)
+    assert info["result"].encoded == 2 and info["result"].cached == 0
+    monkeypatch.setattr(run, "library_versions", lambda: libs)  # back: the recomputed points now carry `changed`
+    info = bench(out, bpps=[BPP], codecs=["jpeg"], images=photo_dir, size=SIZE, metrics=["psnr"], progress=False)
+    assert info["result"].encoded == 2
+
+
+def test_the_source_digest_follows_sggic_files(tmp_path):
+    from sggic.bench.versions import source_digest
+
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "notes.txt").write_text("ignored")
+    d1 = source_digest(tmp_path)
+    (tmp_path / "notes.txt").write_text("still ignored")
+    assert source_digest(tmp_path) == d1
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert source_digest(tmp_path) != d1
+
+
 def test_a_new_image_size_invalidates_the_cache(first_run, photo_dir):
     out, _ = first_run
     info = bench(out, bpps=[BPP], codecs=["jpeg"], images=photo_dir, size=SIZE + 8, metrics=["psnr"], progress=False)
@@ -99,6 +132,35 @@ def test_bd_rate_known_answers():
     assert math.isnan(bd_rate(ref, [(r, q + 10) for r, q in ref])[0])  # no common score interval
     assert math.isnan(bd_rate(ref, [(0.1, 1.0)])[0])  # one point only
     assert math.isnan(bd_rate(ref, [])[0])
+
+
+def test_bd_rate_is_piecewise_cubic_integrated_exactly():
+    """A hand-computed PCHIP case, where a piecewise-linear or one-cubic fit would differ.
+
+    ref: log-rate 0, 1, 1.5 at scores 0, 1, 2. PCHIP slopes: 1.25 and 0.25 at the ends
+    (three-point formula), 2/3 inside (harmonic mean of 1 and 0.5). A cubic Hermite piece
+    of width 1 integrates to (y0 + y1) / 2 + (m0 - m1) / 12, so the ref's mean log-rate
+    over [0, 2] is (0.5 + 7/144 + 1.25 + 5/144) / 2 = 11/12. test: log-rate 0 -> 1.5,
+    linear, mean 3/4. BD-rate = exp(3/4 - 11/12) - 1 = exp(-1/6) - 1 = -15.35 %
+    (linear interpolation of ref would give exp(-1/8) - 1 = -11.75 %).
+    """
+    ref = [(math.exp(lr), q) for q, lr in ((0, 0.0), (1, 1.0), (2, 1.5))]
+    test = [(math.exp(lr), q) for q, lr in ((0, 0.0), (2, 1.5))]
+    v, mono = bd_rate(ref, test)
+    assert v == pytest.approx((math.exp(-1 / 6) - 1) * 100, abs=1e-9) and mono
+    v_back, _ = bd_rate(test, ref)
+    assert v_back == pytest.approx((math.exp(1 / 6) - 1) * 100, abs=1e-9)
+
+
+def test_bd_rate_linear_log_rate_is_exact_whatever_the_sampling():
+    """log(rate) = a + b * score on both curves: BD-rate = exp(a_test - a_ref) - 1, sampled anywhere."""
+    ref = [(math.exp(-4.0 + 0.1 * q), q) for q in (20, 27, 31, 40, 44)]
+    test = [(math.exp(-4.3 + 0.1 * q), q) for q in (22, 25, 35, 43)]
+    v, mono = bd_rate(ref, test)
+    assert v == pytest.approx((math.exp(-0.3) - 1) * 100, abs=1e-9) and mono
+    # a curve whose score falls with rate is flagged as not monotone
+    _, mono2 = bd_rate(ref, [(0.1, 30.0), (0.2, 25.0), (0.3, 35.0)])
+    assert not mono2
 
 
 def test_search_takes_the_largest_file_within_budget_or_marks_above_target():

@@ -35,7 +35,7 @@ from sggic.semantics.textcoder import (
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "semantics"
-PHOTOS = Path("/work/shared/data/photos.tsv")
+PHOTOS = ROOT / "data" / "photos.tsv"  # the photo list (sggic.photos reads it)
 
 
 def _all_files() -> list[Path]:

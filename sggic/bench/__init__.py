@@ -4,8 +4,10 @@ for sggic and every baseline codec reachable here. See docs/bench.md.
     from sggic.bench import bench
     bench(out="runs/b", dataset="dev", bpps=[0.02, 0.03, 0.05])
 
-Modules: data (images, preprocessing), codecs (adapters that hit a byte budget),
-run (the cached loop), report (CSV, plots, BD-rate, tables, Markdown).
+Modules: data (dataset and folder images; the photo list and the preprocessing belong to
+sggic.photos), codecs (adapters that hit a byte budget), run (the cached loop),
+versions (what a cached point is keyed on), bdrate (Bjontegaard delta rate), report
+(CSV, plots, tables, Markdown).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ def _log_run(outdir: Path, command: str, t0: float, result: Any) -> None:
 
 
 def bench(out: str | Path, bpps: Sequence[float] = (0.02, 0.03, 0.05), codecs: Sequence[str] | None = None,
-          images: str | Path | None = None, dataset: str | None = None, size: int | None = 512,
+          images: str | Path | None = None, dataset: str | None = None, photos: str | Path | None = None,
+          size: int | None = 512,
           metrics: Sequence[str] | None = None, limit: int | None = None, progress: bool = True,
           command: str = "", log: Callable[[str], None] | None = None, compute: bool = True) -> dict[str, Any]:
     """Run (or resume) the benchmark and write the report; returns summary information."""
@@ -53,8 +56,8 @@ def bench(out: str | Path, bpps: Sequence[float] = (0.02, 0.03, 0.05), codecs: S
         imgs = folder_images(Path(images), size)
         desc = f"Folder `{images}`, {crop}"
     else:
-        imgs = dataset_images(dataset, size=size)
-        desc = f"The `{dataset}` photos of shared/data/photos.tsv, {crop}"
+        imgs = dataset_images(dataset, tsv=Path(photos) if photos else None, size=size)
+        desc = f"The `{dataset}` photos of {Path(photos).name if photos else 'data/photos.tsv'}, {crop}"
     if limit:
         imgs = imgs[:limit]
     names = list(codecs) if codecs else default_codec_names()

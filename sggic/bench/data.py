@@ -1,14 +1,14 @@
 """Benchmark images: the project's dev photos or any folder, with the paper's preprocessing.
 
-The paper evaluates 512x512 images: the short side is resized to 512 (Lanczos) and the
-centre 512x512 is cropped. ``size=None`` keeps images at full size (slow for large photos).
-Semantics travel with an image when a ``<id>.json`` exists (``data/semantics`` for the dev
-photos, next to the image or in ``--semantics-dir`` for a folder); sggic files include them.
+The photo list and the preprocessing (short side to 512 with Lanczos, centre 512x512
+crop) belong to :mod:`sggic.photos`; ``size=None`` keeps images at full size (slow for
+large photos). Semantics travel with an image when a ``<id>.json`` exists
+(``data/semantics`` for the dev photos, next to the image or in ``--semantics-dir`` for a
+folder); sggic files include them.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..photos import load_photo, preprocess, read_photos, require_installed
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".ppm", ".heic", ".avif"}
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_PHOTOS_TSV = REPO_ROOT.parent / "shared" / "data" / "photos.tsv"
-DEFAULT_SEMANTICS_DIR = REPO_ROOT / "data" / "semantics"
+DEFAULT_SEMANTICS_DIR = Path(__file__).resolve().parents[2] / "data" / "semantics"
 
 
 @dataclass
@@ -40,22 +39,6 @@ class BenchImage:
         return h.hexdigest()[:16]
 
 
-def preprocess(rgb: np.ndarray, size: int | None = 512) -> np.ndarray:
-    """Resize the short side to ``size`` (Lanczos) and centre-crop ``size`` x ``size``."""
-    if size is None:
-        return rgb
-    from PIL import Image
-
-    h, w = rgb.shape[:2]
-    s = size / min(h, w)
-    nw, nh = max(size, round(w * s)), max(size, round(h * s))
-    im = Image.fromarray(rgb)
-    if (nw, nh) != (w, h):
-        im = im.resize((nw, nh), Image.Resampling.LANCZOS)
-    left, top = (nw - size) // 2, (nh - size) // 2
-    return np.ascontiguousarray(np.asarray(im.crop((left, top, left + size, top + size))))
-
-
 def _load(path: Path) -> np.ndarray:
     from ..images import load_image
 
@@ -72,24 +55,14 @@ def _semantics_for(image_id: str, dirs: list[Path]) -> Path | None:
 
 def dataset_images(name: str = "dev", tsv: Path | None = None, size: int | None = 512,
                    semantics_dir: Path | None = None) -> list[BenchImage]:
-    """The photos of one split of photos.tsv (``dev`` is for measuring; never ``train``)."""
-    tsv = Path(tsv or DEFAULT_PHOTOS_TSV)
-    if not tsv.is_file():
-        raise InputError(f"no photo list at {tsv}")
+    """The photos of one split of the photo list (``dev`` is for measuring; never ``train``)."""
+    photos = read_photos(tsv, split=name)
+    if not photos:
+        raise InputError(f"no photos in split {name!r} of the photo list")
+    require_installed(photos)
     sem_dirs = [Path(semantics_dir or DEFAULT_SEMANTICS_DIR)]
-    out: list[BenchImage] = []
-    with open(tsv, newline="") as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            if row["split"] != name:
-                continue
-            path = Path(row["path"])
-            if not path.is_file():
-                raise InputError(f"photo {row['id']} missing at {path} (see the notes on installing it)")
-            out.append(BenchImage(row["id"], preprocess(_load(path), size), str(path),
-                                  _semantics_for(row["id"], sem_dirs)))
-    if not out:
-        raise InputError(f"no photos in split {name!r} of {tsv}")
-    return out
+    return [BenchImage(p.id, preprocess(load_photo(p), size), p.path, _semantics_for(p.id, sem_dirs))
+            for p in photos]
 
 
 def folder_images(folder: Path, size: int | None = 512, semantics_dir: Path | None = None) -> list[BenchImage]:

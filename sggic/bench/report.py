@@ -5,12 +5,8 @@ registered IQA-PyTorch range, 1 = best, averaged within its group per image, the
 averaged over images), over the metrics that run here: groups are labelled with the
 metrics they contain, and missing metrics are listed, never substituted.
 
-BD-rate (Bjontegaard): for each codec, the curve is (mean bpp, mean score) per target
-rate. log(rate) is interpolated as a function of the score with a monotone piecewise
-cubic (PCHIP; piecewise linear when a curve has two points) and integrated over the
-score interval both curves cover; BD-rate = exp(mean difference) - 1, in percent
-(negative = fewer bits than the reference for the same score). Points with equal rate
-(above-target points) are merged; a curve whose score does not rise with rate is
+BD-rate (Bjontegaard, :mod:`sggic.bench.bdrate`): for each codec, the curve is (mean
+bpp, mean score) per target rate; a curve whose score does not rise with rate is
 flagged, since its BD-rate then means little.
 """
 
@@ -28,6 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..metrics import GROUPS, get_metric, normalise
+from .bdrate import bd_no_overlap, bd_rate
 from .run import RunResult
 
 GROUP_TITLES = {"pixel": "pixel similarity", "perceptual_similarity": "perceptual similarity",
@@ -112,54 +109,6 @@ def curve(summary: dict, codec: str, bpps: Sequence[float], quantity: str) -> li
         if v is not None:
             pts.append((s["bpp"], v, s["above"] > 0))
     return pts
-
-
-# -------------------------------------------------------------------------- BD-rate
-def bd_no_overlap(ref: Sequence[tuple[float, float]], test: Sequence[tuple[float, float]]) -> str:
-    """Why there is no BD-rate: which curve scores higher everywhere, or too few points."""
-    if len({r for r, _ in ref}) < 2 or len({r for r, _ in test}) < 2:
-        return "n/a (< 2 points)"
-    if min(q for _, q in test) > max(q for _, q in ref):
-        return "n/a (scores higher at every rate)"
-    if max(q for _, q in test) < min(q for _, q in ref):
-        return "n/a (scores lower at every rate)"
-    return "n/a"
-
-
-def bd_rate(ref: Sequence[tuple[float, float]], test: Sequence[tuple[float, float]]) -> tuple[float, bool]:
-    """Bjontegaard delta rate (%) of ``test`` against ``ref``; points are (rate, score).
-
-    Returns (value, monotone); value is NaN when the curves share no score interval or
-    a curve has fewer than two distinct points.
-    """
-    from scipy.interpolate import PchipInterpolator
-
-    def prep(pts):
-        by_rate: dict[float, float] = {}
-        for r, q in pts:
-            by_rate[float(r)] = float(q)  # equal rates (above-target points) merge
-        rates = sorted(by_rate)
-        scores = [by_rate[r] for r in rates]
-        mono = all(b > a for a, b in zip(scores, scores[1:]))
-        order = np.argsort(scores)
-        q = np.asarray(scores)[order]
-        lr = np.log(np.asarray(rates))[order]
-        keep = np.concatenate([[True], np.diff(q) > 0])[: len(q)]
-        return q[keep], lr[keep], mono
-
-    (q1, r1, m1), (q2, r2, m2) = prep(ref), prep(test)
-    if len(q1) < 2 or len(q2) < 2:
-        return float("nan"), m1 and m2
-    lo, hi = max(q1[0], q2[0]), min(q1[-1], q2[-1])
-    if not hi > lo:
-        return float("nan"), m1 and m2
-    grid = np.linspace(lo, hi, 1001)
-
-    def interp(q, r):
-        return np.interp(grid, q, r) if len(q) == 2 else PchipInterpolator(q, r)(grid)
-
-    d = float(np.mean(interp(q2, r2) - interp(q1, r1)))
-    return (math.exp(d) - 1.0) * 100.0, m1 and m2
 
 
 # ---------------------------------------------------------------------------- plots

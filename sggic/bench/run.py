@@ -1,8 +1,9 @@
 """The benchmark loop: every (image, codec, rate) point, cached so a run can resume.
 
 Each finished point is one JSON file in ``OUTDIR/cache`` (plus the coded file as
-``.bin``). A cached point is reused when the image's pixels (fingerprint), the budget and
-the requested metrics match; anything else is recomputed. Failures other than
+``.bin``). A cached point is reused when the image's pixels (fingerprint), the budget,
+the requested metrics, the codec's configuration and the versions of sggic and of the
+libraries (:mod:`sggic.bench.versions`) match; anything else is recomputed. Failures other than
 "unreachable" are recorded for the report but not cached, so a rerun retries them.
 """
 
@@ -20,8 +21,9 @@ import numpy as np
 
 from .codecs import BenchCodec, Unreachable, budget_for, get_bench_codec
 from .data import BenchImage
+from .versions import library_versions
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: points are keyed on library versions too
 
 
 @dataclass
@@ -91,7 +93,7 @@ def _one_point(codec: BenchCodec, img: BenchImage, bpp: float, metrics: Sequence
     budget = budget_for(bpp, w, h)
     rec: dict[str, Any] = {"version": CACHE_VERSION, "image": img.id, "codec": codec.name, "target_bpp": bpp,
                            "budget_bytes": budget, "width": w, "height": h, "fingerprint": img.fingerprint,
-                           "config": codec.description}
+                           "config": codec.description, "libs": library_versions()}
     t0 = time.perf_counter()
     try:
         coded = codec.encode(img, bpp, budget)
@@ -115,6 +117,7 @@ def _one_point(codec: BenchCodec, img: BenchImage, bpp: float, metrics: Sequence
 
 def _valid(rec: Any, img: BenchImage, metrics: Sequence[str], budget: int, codec: BenchCodec) -> bool:
     return (isinstance(rec, dict) and rec.get("version") == CACHE_VERSION and rec.get("config") == codec.description
+            and rec.get("libs") == library_versions()
             and rec.get("fingerprint") == img.fingerprint and rec.get("budget_bytes") == budget
             and (rec.get("status") == "unreachable" or set(metrics) <= set(rec.get("metrics", {}))))
 
@@ -154,8 +157,10 @@ def run_bench(images: Sequence[BenchImage], bpps: Sequence[float], codec_names: 
     for img in images:
         path = cache / f"{_safe(img.id)}__original.json"
         rec = _read_json(path)
-        if not (isinstance(rec, dict) and rec.get("fingerprint") == img.fingerprint and set(nr) <= set(rec["metrics"])):
-            rec = {"fingerprint": img.fingerprint, "metrics": {m: score(img.rgb, img.rgb, [m])[m] for m in nr}}
+        if not (isinstance(rec, dict) and rec.get("fingerprint") == img.fingerprint
+                and rec.get("libs") == library_versions() and set(nr) <= set(rec["metrics"])):
+            rec = {"fingerprint": img.fingerprint, "libs": library_versions(),
+                   "metrics": {m: score(img.rgb, img.rgb, [m])[m] for m in nr}}
             _write_json(path, rec)
         result.originals[img.id] = rec["metrics"]
 

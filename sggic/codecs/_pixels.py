@@ -101,3 +101,12 @@ def yuv420p10_to_rgb(data: bytes, width: int, height: int) -> np.ndarray:
     g = (y16 - _CB_G * cb - _CR_G * cr + half) >> shift
     b = (y16 + _CB_B * cb + half) >> shift
     return np.clip(np.stack([r, g, b], axis=-1), 0, 255).astype(np.uint8)
+
+
+def downsample2x(rgb: np.ndarray) -> np.ndarray:
+    """The base layer's pixels: antialiased 2x reduction to ceil(w/2) x ceil(h/2) (Lanczos)."""
+    from PIL import Image
+
+    h, w = rgb.shape[:2]
+    size = ((w + 1) // 2, (h + 1) // 2)
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))

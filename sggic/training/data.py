@@ -1,28 +1,26 @@
 """Training pairs for the fitted restorer: originals and their VVC-coded half-resolution bases.
 
-A *view* of a photo is a 512x512 crop after resizing the short side to some length; the
-benchmark measures the ``s512`` view (short side 512, centre crop, the paper's
-preprocessing), ``s1024`` (short side 1024, centre crop) adds finer detail at every 4th qp. Each view is downsampled
-2x exactly as the encoder does (``pipeline.downsample2x``) and coded by the VVC base codec
-at every qp in its list; decoded bases are cached per view as one ``.npz`` so that the
+A *view* of a photo is a 512x512 crop after resizing the short side to some length
+(:func:`sggic.photos.resize_crop`); the benchmark measures the ``s512`` view (short side
+512, centre crop: the paper's preprocessing), ``s1024`` (short side 1024, centre crop)
+adds finer detail at every 4th qp. Each view is downsampled 2x exactly as the encoder
+does (``codecs._pixels.downsample2x``) and coded by the VVC base codec at every qp in
+its list; decoded bases are cached per view as one ``.npz`` so that the
 slow part (one libvvenc run per qp, 0.2-0.7 s) happens once.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-PHOTOS_TSV = Path("/work/shared/data/photos.tsv")
-CROP = 512
+from ..photos import SIZE as CROP
+from ..photos import Photo, load_photo, resize_crop
 
 # view name -> (short side after resize, horizontal crop position in [0, 1], qps)
 VIEWS: dict[str, tuple[int, float, tuple[int, ...]]] = {
@@ -31,53 +29,16 @@ VIEWS: dict[str, tuple[int, float, tuple[int, ...]]] = {
 }
 
 
-@dataclass(frozen=True)
-class Photo:
-    id: str
-    split: str
-    path: str
-
-
-def read_photos(tsv: str | os.PathLike = PHOTOS_TSV, split: str | None = None) -> list[Photo]:
-    """The photo list (id, split, path), optionally one split only, sorted by id."""
-    with open(tsv, newline="") as f:
-        rows = [Photo(r["id"], r["split"], r["path"]) for r in csv.DictReader(f, delimiter="\t")]
-    if split is not None:
-        rows = [p for p in rows if p.split == split]
-    return sorted(rows, key=lambda p: p.id)
-
-
-def resize_crop(rgb: np.ndarray, short: int, size: int = CROP, xpos: float = 0.5) -> np.ndarray:
-    """Resize so the short side is ``short`` (Lanczos), then crop ``size`` x ``size``.
-
-    ``xpos``/vertical centre place the crop; ``short=512, xpos=0.5`` is the benchmark's
-    preprocessing (short side to 512, centre crop).
-    """
-    h, w = rgb.shape[:2]
-    s = short / min(w, h)
-    nw, nh = max(size, round(w * s)), max(size, round(h * s))
-    img = Image.fromarray(rgb).resize((nw, nh), Image.Resampling.LANCZOS)
-    x0 = int(round((nw - size) * xpos))
-    y0 = (nh - size) // 2
-    return np.asarray(img.crop((x0, y0, x0 + size, y0 + size))).copy()
-
-
-def load_rgb(path: str) -> np.ndarray:
-    from sggic.images import load_image
-
-    return load_image(path).rgb
-
-
 def prepare_view(photo: Photo, view: str, cache_dir: str | os.PathLike) -> Path:
     """Code one view at all its qps and cache ``orig``, ``qps``, ``bases``, ``nbytes``."""
-    from sggic.codecs import get_codec
-    from sggic.pipeline import downsample2x
+    from ..codecs import get_codec
+    from ..codecs._pixels import downsample2x
 
     out = Path(cache_dir) / f"{photo.id}.{view}.npz"
     if out.exists():
         return out
     short, xpos, qps = VIEWS[view]
-    orig = resize_crop(load_rgb(photo.path), short, CROP, xpos)
+    orig = resize_crop(load_photo(photo), short, CROP, xpos)
     half = downsample2x(orig)
     codec = get_codec("vvc")
     bases, nbytes = [], []

@@ -1,64 +1,45 @@
+#!/usr/bin/env python
 """Measure the base codecs on the dev photos: bytes saved, timings, libvvenc presets.
 
-Why a module: the numbers in docs/codecs.md must be reproducible with one command::
+The numbers in docs/codecs.md are reproducible with one command::
 
-    .venv/bin/python -m sggic.codecs._measure [--photos /work/shared/data/photos.tsv]
+    .venv/bin/python scripts/measure_codecs.py [--photos FILE] [--presets faster,fast,medium,slow]
 
-Test images: each `dev` photo's 512x512 centre crop, Lanczos-downsampled 2x to 256x256
-(the half-resolution base layer the pipeline codes). Prints Markdown tables.
+Test images: each `dev` photo of the photo list (default data/photos.tsv) preprocessed as
+the benchmark does (short side to 512, centre 512x512 crop: ``sggic.photos.preprocess``),
+then downsampled 2x to 256x256 exactly as the encoder does
+(``sggic.codecs._pixels.downsample2x``): the half-resolution base layer the pipeline
+codes. BD-rate is the project's one (``sggic.bench.bdrate``). Prints Markdown tables.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import math
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from . import get_codec
-from .vvc import PRESET, PRESETS, VVCCodec, template_parameter_sets
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sggic.bench.bdrate import bd_rate  # noqa: E402
+from sggic.codecs import get_codec  # noqa: E402
+from sggic.codecs._pixels import downsample2x  # noqa: E402
+from sggic.codecs.vvc import PRESET, PRESETS, VVCCodec, template_parameter_sets  # noqa: E402
+from sggic.photos import load_photo, preprocess, read_photos, require_installed  # noqa: E402
 
 
-def dev_images(tsv: Path, crop: int = 512, size: int = 256) -> dict[str, np.ndarray]:
-    """The dev photos as (size, size, 3) uint8 arrays, keyed by id."""
-    from PIL import Image
-
-    out: dict[str, np.ndarray] = {}
-    with open(tsv, newline="") as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            if row["split"] != "dev":
-                continue
-            with Image.open(row["path"]) as im:
-                im = im.convert("RGB")
-                left, top = (im.width - crop) // 2, (im.height - crop) // 2
-                im = im.crop((left, top, left + crop, top + crop)).resize((size, size), Image.Resampling.LANCZOS)
-                out[row["id"]] = np.asarray(im)
-    return out
+def dev_images(tsv: Path | None) -> dict[str, np.ndarray]:
+    """The dev photos' base layers as (256, 256, 3) uint8 arrays, keyed by id."""
+    photos = require_installed(read_photos(tsv, split="dev"))
+    return {p.id: downsample2x(preprocess(load_photo(p))) for p in photos}
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return 99.0 if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
-
-
-def bd_rate(ref: list[tuple[float, float]], test: list[tuple[float, float]]) -> float:
-    """Mean rate difference (%) of ``test`` vs ``ref`` at equal PSNR; points are (bytes, dB).
-
-    Piecewise-linear log-rate over the overlapping PSNR interval (robust on 24 dense points).
-    """
-    def curve(pts: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
-        pts = sorted(pts, key=lambda p: p[1])
-        return np.array([p[1] for p in pts]), np.log(np.array([p[0] for p in pts]))
-
-    (q1, r1), (q2, r2) = curve(ref), curve(test)
-    lo, hi = max(q1.min(), q2.min()), min(q1.max(), q2.max())
-    if hi <= lo:
-        return float("nan")
-    grid = np.linspace(lo, hi, 200)
-    diff = np.interp(grid, q2, r2) - np.interp(grid, q1, r1)
-    return float((np.exp(diff.mean()) - 1.0) * 100.0)
 
 
 def measure_vvc(images: dict[str, np.ndarray], qps: range, presets: tuple[str, ...]) -> None:
@@ -101,8 +82,9 @@ def measure_vvc(images: dict[str, np.ndarray], qps: range, presets: tuple[str, .
     ref = "medium" if "medium" in presets else presets[-1]
     print(f"\nBD-rate vs {ref} (payload bytes at equal PSNR; negative = smaller files):\n")
     for preset in presets:
-        rates = [bd_rate(curves[ref][n], curves[preset][n]) for n in images]
-        print(f"- {preset}: mean {np.nanmean(rates):+.1f} % (per photo: {', '.join(f'{r:+.1f}' for r in rates)})")
+        rates = [bd_rate(curves[ref][n], curves[preset][n])[0] for n in images]
+        shown = ", ".join("n/a" if math.isnan(r) else f"{r:+.1f}" for r in rates)
+        print(f"- {preset}: mean {np.nanmean(rates):+.1f} % (per photo: {shown})")
     t0 = time.perf_counter()
     template_parameter_sets.cache_clear()
     template_parameter_sets(256, 256, 50, PRESET)
@@ -171,7 +153,7 @@ def measure_pillow(images: dict[str, np.ndarray], names: tuple[str, ...]) -> Non
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--photos", type=Path, default=Path("/work/shared/data/photos.tsv"))
+    parser.add_argument("--photos", type=Path, default=None, help="photo list (default: data/photos.tsv)")
     parser.add_argument("--presets", default="faster,fast,medium,slow")
     parser.add_argument("--times-only", action="store_true", help="only the VVC timing table")
     args = parser.parse_args()
