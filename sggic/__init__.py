@@ -7,6 +7,8 @@ process::
     data = sggic.encode("photo.jpg", bpp=0.03)      # -> bytes of a .sgc file
     image = sggic.decode(data)                       # -> PIL.Image.Image
     sem = sggic.describe("photo.jpg")                # -> Semantics, from the SGGIC_VLM_* VLM
+    sggic.encode_many(["photos/"], "photos-sgc/")    # a folder, over every core (or ray=ADDRESS)
+    sggic.decode_many(["photos-sgc/"], "out/")
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["encode", "decode", "info", "describe", "Semantics", "SggicError", "__version__"]
+__all__ = ["encode", "decode", "info", "describe", "encode_many", "decode_many", "Semantics", "SggicError",
+           "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .errors import SggicError
     from .pipeline import decode, encode, info
     from .semantics.vlm import describe
     from .semantics.schema import Semantics
+    from .batch import decode_many, encode_many
 
 
 def __getattr__(name: str) -> Any:
@@ -28,6 +32,10 @@ def __getattr__(name: str) -> Any:
         from . import pipeline
 
         return getattr(pipeline, name)
+    if name in ("encode_many", "decode_many"):
+        from . import batch
+
+        return getattr(batch, name)
     if name == "describe":
         from .semantics.vlm import describe
 
@@ -41,3 +49,8 @@ def __getattr__(name: str) -> Any:
 
         return SggicError
     raise AttributeError(f"module 'sggic' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public API (what ``__all__`` lists), so ``dir(sggic)`` shows it without importing it."""
+    return sorted(set(__all__) | {n for n in globals() if n.startswith("__")})
