@@ -87,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--limit", type=int, default=None, help="first N images only")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
     b.add_argument("--report-only", action="store_true", help="rebuild the report from the cache; compute nothing")
+    b.add_argument("--keep-images", action="store_true",
+                   help="save the decoded pictures and write OUTPUT/compare.html (all codecs side by side, zoom)")
     b.add_argument("-o", "--output", required=True, help="output folder (results are cached there)")
     return p
 
@@ -271,11 +273,14 @@ def _bench(a: argparse.Namespace) -> None:
     info = bench(a.output, bpps=bpps, codecs=split(a.codecs), images=a.images, dataset=a.dataset,
                  size=None if a.full_size else a.size, metrics=split(a.metrics), limit=a.limit,
                  progress=not a.no_progress, command=command,
-                 log=lambda m: print(f"sggic: {m}", file=sys.stderr), compute=not a.report_only)
+                 log=lambda m: print(f"sggic: {m}", file=sys.stderr), compute=not a.report_only,
+                 keep_images=a.keep_images)
     print(info["table"])
     r = info["result"]
     print(f"{a.output}/report.md: {info['csv_rows']} CSV rows, {len(info['plots'])} plots; "
           f"{r.encoded} points computed, {r.cached} cached, {r.missing} missing, {len(r.errors)} errors")
+    if info.get("html"):
+        print(f"{info['html']}: decoded pictures side by side")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
