@@ -54,38 +54,55 @@ def _run_config(a: argparse.Namespace):  # -> RunConfig
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    p = argparse.ArgumentParser(prog="sggic", description="Semantics-guided generative image compression.")
-    p.add_argument("--version", action="version", version=f"sggic {__version__}")
+    from .batch import cli as batch_cli
+    from .cliparse import SuggestingParser
+
+    p = SuggestingParser(prog="sggic", description="Semantics-guided generative image compression.")
+    p.add_argument("--version", action="version", version=f"sggic {__version__}", help="show the version and exit")
     sub = p.add_subparsers(dest="command", required=True)
 
     e = sub.add_parser("encode", help="compress an image into a .sgc file")
-    e.add_argument("input", help="image file (PNG, JPEG, WebP, TIFF, HEIC, ...)")
-    e.add_argument("-o", "--output", required=True, help="output .sgc file")
-    e.add_argument("--bpp", type=_bpp, default=0.03, help="target bits per pixel for the whole file (default 0.03)")
+    e.add_argument("input", nargs="+", help="image file (PNG, JPEG, WebP, TIFF, HEIC, ...); several files "
+                   "or folders (searched recursively) encode into the -o folder")
+    e.add_argument("-o", "--output", required=True,
+                   help="output .sgc file; a folder for several inputs or a folder input (its layout is mirrored)")
+    rate = e.add_mutually_exclusive_group()
+    rate.add_argument("--bpp", type=_bpp, default=None, help="target bits per pixel for the whole file (default 0.03)")
+    rate.add_argument("--bytes", type=int, default=None, metavar="N", help="target size of the whole file in bytes")
     e.add_argument("--base", default=None, help="base-layer codec: vvc (the offline default), avif, heic, webp, jpeg")
     _add_semantics_options(e)
-    e.add_argument("--restorer", default=None, help="restorer the decoder should use (recorded in the file)")
+    e.add_argument("--restorer", default=None, help="restorer the decoder should use (recorded in the file): "
+                   + _restorer_choices())
     e.add_argument("--fixed", action="store_true", help="record fixed decoder settings (no content adaptation)")
     e.add_argument("--seed", type=int, default=0, help="seed recorded for any sampling at decode time")
-    e.add_argument("-q", "--quiet", action="store_true")
+    e.add_argument("--force", action="store_true", help="write the .sgc even under an image file name (a.png)")
+    e.add_argument("-q", "--quiet", action="store_true", help="no summary line, notes or progress bar")
     _add_run_config(e)
+    batch_cli.add_options(e)
 
     _add_describe_parser(sub)
 
     d = sub.add_parser("decode", help="reconstruct an image from a .sgc file")
-    d.add_argument("input", help=".sgc file")
-    d.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif, .bmp)")
-    d.add_argument("--restorer", default=None, help="override the restorer recorded in the file")
+    d.add_argument("input", nargs="+", help=".sgc file; several files or folders (searched recursively) "
+                   "decode into the -o folder")
+    d.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif, .bmp); a folder "
+                   "for several inputs or a folder input (its layout is mirrored)")
+    d.add_argument("--restorer", default=None, help="override the restorer recorded in the file: " + _restorer_choices())
+    d.add_argument("--format", default="png", choices=("png", "jpg", "webp", "tif", "bmp"),
+                   help="image format of the outputs when decoding into a folder (default png)")
     d.add_argument("-v", "--verbose", action="store_true", help="say which implementation ran each stage")
+    d.add_argument("-q", "--quiet", action="store_true", help="no summary line or progress bar")
     _add_run_config(d)
+    batch_cli.add_options(d)
 
     i = sub.add_parser("info", help="show a .sgc file's header, semantics and section sizes")
-    i.add_argument("input")
+    i.add_argument("input", help=".sgc file")
     i.add_argument("--json", action="store_true", help="machine-readable output")
 
     s = sub.add_parser("sample", help="write a sample photo that an installed package ships")
     s.add_argument("name", help="astronaut, chelsea, coffee, rocket, motorcycle, china, flower")
-    s.add_argument("-o", "--output", required=True)
+    s.add_argument("-o", "--output", required=True,
+                   help="where to write it; another image extension than the sample's converts it")
 
     b = sub.add_parser("bench", help="rate-quality benchmark of sggic and baseline codecs (docs/bench.md)")
     src = b.add_mutually_exclusive_group(required=True)
@@ -100,8 +117,16 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--limit", type=int, default=None, help="first N images only")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
     b.add_argument("--report-only", action="store_true", help="rebuild the report from the cache; compute nothing")
+    b.add_argument("--keep-images", action="store_true",
+                   help="save the decoded pictures and write OUTPUT/compare.html (all codecs side by side, zoom)")
     b.add_argument("-o", "--output", required=True, help="output folder (results are cached there)")
     return p
+
+
+def _restorer_choices() -> str:
+    from .restore.registry import DEFAULT_RESTORER, RESTORER_NAMES
+
+    return ", ".join(f"{n} (default)" if n == DEFAULT_RESTORER else n for n in RESTORER_NAMES)
 
 
 def _add_semantics_options(e: argparse.ArgumentParser) -> None:
@@ -163,14 +188,22 @@ def _describe(a: argparse.Namespace) -> None:
 
 
 def _encode(a: argparse.Namespace) -> None:
+    from .batch import cli as batch_cli
     from .images import atomic_write
-    from .pipeline import encode_detailed
+    from .pipeline import DEFAULT_BPP, encode_detailed
+    from .progress import activity
 
+    if batch_cli.is_batch(a.input, a.output):
+        return batch_cli.encode(a)
+    a.input = a.input[0]
+    _check_sgc_name(a.output, a.force)
     config = _run_config(a)
     sem = _encode_semantics(a)
     t = time.perf_counter()
-    r = encode_detailed(a.input, bpp=a.bpp, base=a.base, semantics=sem,
-                        restorer=a.restorer, seed=a.seed, fixed=a.fixed, config=config)
+    with activity("encode", unit="try", enabled=False if a.quiet else None):
+        r = encode_detailed(a.input, bpp=DEFAULT_BPP if a.bpp is None else a.bpp, base=a.base, semantics=sem,
+                            restorer=a.restorer, seed=a.seed, fixed=a.fixed,
+                            target_bytes=a.bytes, config=config)
     atomic_write(a.output, r.data)
     if not a.quiet:
         for note in r.notes:
@@ -181,20 +214,40 @@ def _encode(a: argparse.Namespace) -> None:
               f"{time.perf_counter() - t:.1f} s")
 
 
+def _check_sgc_name(output: str, force: bool) -> None:
+    """An .sgc under an image name (a.png) would fool every image viewer: refuse unless --force."""
+    from PIL import Image
+
+    ext = os.path.splitext(output)[1].lower()
+    if not force and ext != ".sgc" and ext in Image.registered_extensions():
+        raise InputError(f"{output} is an image file name but encode writes an .sgc file; "
+                         "name it *.sgc (or pass --force)")
+
+
 def _decode(a: argparse.Namespace) -> None:
+    from .batch import cli as batch_cli
     from .images import save_image
     from .pipeline import decode_detailed
+    from .progress import activity
 
+    if batch_cli.is_batch(a.input, a.output):
+        return batch_cli.decode(a)
+    a.input = a.input[0]
     config = _run_config(a)
     t = time.perf_counter()
-    r = decode_detailed(a.input, restorer=a.restorer, config=config)
+    with activity("decode", unit="tile", enabled=False if a.quiet else None):
+        r = decode_detailed(a.input, restorer=a.restorer, config=config)
     for w in r.warnings:
         print(f"sggic: warning: {w}", file=sys.stderr)
     save_image(r.image, a.output)
     if a.verbose:
         for stage, what in r.stages.items():
             print(f"  {stage:13s} {what}", file=sys.stderr)
-        print(f"{a.output}: {r.header.width}x{r.header.height}, {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    if not a.quiet:
+        h = r.header
+        size = os.path.getsize(a.input)
+        print(f"{a.output}: {h.width}x{h.height} from {size} bytes ({size * 8 / (h.width * h.height):.4f} bpp), "
+              f"restorer {r.stages['restoration']}, {time.perf_counter() - t:.1f} s")
 
 
 def _info(a: argparse.Namespace) -> None:
@@ -230,9 +283,15 @@ def _sample(a: argparse.Namespace) -> None:
     from .samples import sample_path
 
     path = sample_path(a.name)
-    if os.path.splitext(a.output)[1].lower() != path.suffix.lower():
-        raise InputError(f"sample {a.name!r} is a {path.suffix} file; name the output *{path.suffix}")
-    atomic_write(a.output, path.read_bytes())
+    if os.path.splitext(a.output)[1].lower() in (path.suffix.lower(), ""):
+        atomic_write(a.output, path.read_bytes())
+    else:  # another format: convert (the extension says which; save_image refuses unknown ones)
+        from PIL import Image
+
+        from .images import save_image
+
+        with Image.open(path) as im:
+            save_image(im.convert("RGB") if im.mode not in ("RGB", "L") else im.copy(), a.output)
     print(a.output)
 
 
@@ -252,11 +311,14 @@ def _bench(a: argparse.Namespace) -> None:
     info = bench(a.output, bpps=bpps, codecs=split(a.codecs), images=a.images, dataset=a.dataset,
                  photos=a.photos, size=None if a.full_size else a.size, metrics=split(a.metrics), limit=a.limit,
                  progress=not a.no_progress, command=command,
-                 log=lambda m: print(f"sggic: {m}", file=sys.stderr), compute=not a.report_only)
+                 log=lambda m: print(f"sggic: {m}", file=sys.stderr), compute=not a.report_only,
+                 keep_images=a.keep_images)
     print(info["table"])
     r = info["result"]
     print(f"{a.output}/report.md: {info['csv_rows']} CSV rows, {len(info['plots'])} plots; "
           f"{r.encoded} points computed, {r.cached} cached, {r.missing} missing, {len(r.errors)} errors")
+    if info.get("html"):
+        print(f"{info['html']}: decoded pictures side by side")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -280,3 +280,28 @@ def read(data: bytes) -> SgcFile:
         raise BitstreamError("corrupt .sgc file (profile section and header flag disagree)")
     profile = decode_profile(sections[SEC_PROFILE]) if SEC_PROFILE in sections else None
     return SgcFile(header, sections[SEC_BASE], sections.get(SEC_SEMANTICS), sizes, profile)
+
+
+HEADER_PEEK_BYTES = 64  # magic + version + a whole header section always fit
+
+
+def peek_header(prefix: bytes) -> Header:
+    """The header from the first bytes of a file, without reading or checking the rest.
+
+    For readers that want the size before decoding (the Pillow plugin's ``open``);
+    :func:`read` still verifies the whole file when it is decoded.
+    """
+    if len(prefix) < len(MAGIC) + 2 or prefix[: len(MAGIC)] != MAGIC:
+        raise BitstreamError("not an .sgc file (bad magic)")
+    if prefix[len(MAGIC)] != VERSION:
+        raise BitstreamError(f"unsupported .sgc version {prefix[len(MAGIC)]} (this sggic reads {VERSION})")
+    start = len(MAGIC) + 1
+    if prefix[start] != SEC_HEADER:
+        raise BitstreamError("corrupt .sgc file (header section must come first)")
+    length, pos = _read_varint(prefix, start + 1, "section length")
+    if pos + length + 2 > len(prefix):
+        raise BitstreamError("truncated or corrupt .sgc header")
+    crc = int.from_bytes(prefix[pos + length : pos + length + 2], "big")
+    if binascii.crc_hqx(prefix[start : pos + length], 0xFFFF) != crc:
+        raise BitstreamError("corrupt .sgc file (checksum mismatch in header section)")
+    return decode_header(prefix[pos : pos + length])

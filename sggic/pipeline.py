@@ -26,6 +26,8 @@ from .config import DEFAULT_CONFIG, RunConfig
 from .container import Header
 from .errors import BitstreamError, InputError
 from .images import LoadedImage, from_pil, load_image
+from .progress import step
+from .budgets import check_target_bytes
 from .ratecontrol import budget_bytes, fit_rate
 from .restore.base import ObjectMask, RestoreContext, Restorer
 from .restore.registry import DEFAULT_RESTORER  # noqa: F401  (re-exported: callers import it from here)
@@ -81,9 +83,10 @@ def encode_detailed(
     restorer: str | None = None,
     seed: int = 0,
     fixed: bool = False,
+    target_bytes: int | None = None,
     config: RunConfig | None = None,
 ) -> EncodeResult:
-    """Encode and report what rate control chose.
+    """Encode and report what rate control chose (arguments as in :func:`encode`).
 
     ``base``/``restorer`` None: the profile's (``config.profile``; offline: vvc, fitted).
     """
@@ -98,7 +101,7 @@ def encode_detailed(
     record = record_for(stages)
     loaded = _as_loaded(image)
     h, w = loaded.rgb.shape[:2]
-    target = budget_bytes(bpp, w, h)
+    target = budget_bytes(bpp, w, h) if target_bytes is None else check_target_bytes(target_bytes)
     if not isinstance(seed, int) or not (0 <= seed < 2**32):
         raise InputError("seed must be an integer in [0, 2^32)")
     sem_payload = None
@@ -110,6 +113,7 @@ def encode_detailed(
         return Header(w, h, codec.codec_id, quality, flags, rid, seed)
 
     def file_size(quality: int, payload: bytes) -> int:
+        step(what=f"rate search (quality {quality})")  # the command line's progress bar, if open
         return len(container.write(header(quality), payload, sem_payload, record))
 
     half = downsample2x(loaded.rgb)
@@ -120,7 +124,25 @@ def encode_detailed(
 
 def encode(image: Any, bpp: float = DEFAULT_BPP, base: str | None = None,
            semantics: Semantics | None = None, **kwargs: Any) -> bytes:
-    """Encode an image (path, PIL image or uint8 array) into the bytes of a .sgc file."""
+    """Encode an image (path, PIL image or uint8 array) into the bytes of a .sgc file.
+
+    Keyword arguments:
+
+    * ``bpp``: target bits per pixel of the original image for the *whole* file (header,
+      base layer, semantics); the file is at or under ``floor(bpp * w * h / 8)`` bytes.
+    * ``target_bytes``: a byte budget for the whole file instead of ``bpp`` (thumbnails
+      are budgeted in bytes); when given, ``bpp`` is ignored.
+    * ``base``: base-layer codec, ``"vvc"`` (default), ``"avif"``, ``"heic"``, ``"webp"``, ``"jpeg"``.
+    * ``semantics``: a :class:`sggic.Semantics` (3 objects + description) to code with the
+      image, or None for none (:func:`sggic.describe` writes one with a VLM).
+    * ``restorer``: the restorer the decoder should use, recorded in the header
+      (``"fitted"`` by default; ``"realesrgan"``, ``"bicubic"``).
+    * ``seed``: seed recorded for any sampling at decode time (integer in [0, 2^32)).
+    * ``fixed``: record fixed decoder settings (no content adaptation).
+
+    A target below the smallest file the base codec can make raises
+    :class:`sggic.errors.RateError`, whose message gives the smallest possible rate.
+    """
     return encode_detailed(image, bpp=bpp, base=base, semantics=semantics, **kwargs).data
 
 

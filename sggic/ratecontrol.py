@@ -8,6 +8,7 @@ from typing import Callable
 
 import numpy as np
 
+from .budgets import bpp_at_least
 from .codecs.base import BaseCodec
 from .errors import InputError, RateError, SggicError
 
@@ -65,10 +66,9 @@ def fit_rate(
         return cache[i][1]
 
     if size_at(0) > budget:
-        smallest = size_at(0) * 8 / pixels
         raise RateError(
             f"target of {budget * 8 / pixels:.4f} bpp ({budget} bytes) is below the smallest file "
-            f"{codec.name} can make for this image ({smallest:.4f} bpp, {size_at(0)} bytes); raise --bpp"
+            f"{codec.name} can make for this image ({bpp_at_least(size_at(0), pixels)} bpp, {size_at(0)} bytes); raise --bpp"
         )
     lo, hi = 0, len(qs)  # size_at(lo) fits; hi is the first index known not to (len: none known)
     bisect_next = True

@@ -37,8 +37,13 @@ def bench(out: str | Path, bpps: Sequence[float] = (0.02, 0.03, 0.05), codecs: S
           images: str | Path | None = None, dataset: str | None = None, photos: str | Path | None = None,
           size: int | None = 512,
           metrics: Sequence[str] | None = None, limit: int | None = None, progress: bool = True,
-          command: str = "", log: Callable[[str], None] | None = None, compute: bool = True) -> dict[str, Any]:
-    """Run (or resume) the benchmark and write the report; returns summary information."""
+          command: str = "", log: Callable[[str], None] | None = None, compute: bool = True,
+          keep_images: bool = False) -> dict[str, Any]:
+    """Run (or resume) the benchmark and write the report; returns summary information.
+
+    ``keep_images``: also save every decoded picture under ``OUT/images`` and write the
+    side-by-side page ``OUT/compare.html`` (``info["html"]``).
+    """
     from ..errors import InputError
     from .codecs import default_codec_names
     from .data import dataset_images, folder_images
@@ -65,10 +70,14 @@ def bench(out: str | Path, bpps: Sequence[float] = (0.02, 0.03, 0.05), codecs: S
         raise InputError("--codecs lists a codec twice")
     outdir = Path(out)
     result = run_bench(imgs, bpps, names, outdir, metrics=metrics, progress=progress, log=log,
-                       compute=compute)
+                       compute=compute, keep_images=keep_images)
     if result.encoded:
         _log_run(outdir, command or "sggic bench", t0, result)
     info = write_report(result, bpps, outdir, command or "sggic bench", desc, time.perf_counter() - t0)
     info["table"] = terminal_table(result, summarise(result), bpps)
     info["result"] = result
+    if keep_images:
+        from .html import write_html
+
+        info["html"] = str(write_html(result, bpps, outdir, title="sggic bench: " + desc.replace("`", "")))
     return info

@@ -338,7 +338,8 @@ _PILLOW = {
     "avif": "AVIF (AV1 intra), libavif via Pillow, speed 6, tune=ssim, q 0..100",
     "heic": "HEIC (HEVC intra, x265 via pillow-heif), q 0..100; stands in for BPG",
 }
-BASELINES = ("jpeg", "webp", "avif", "heic", "jxl", "j2k", "vvc", "vvc-half+bicubic")
+BASELINES = ("jpeg", "webp", "avif", "heic", "jxl", "j2k", "vvc", "vvc-half+bicubic", "avif-half+bicubic",
+             "webp-half+bicubic")  # any FileCodec also runs as NAME-half+bicubic (HalfResFile)
 ABLATIONS = ("sggic-fixed", "sggic-noseg")
 
 

@@ -88,6 +88,36 @@ def score(ref: np.ndarray, img: np.ndarray, metrics: Sequence[str]) -> dict[str,
     return out
 
 
+def image_path(outdir: str | os.PathLike, key: str) -> Path:
+    """Where ``--keep-images`` puts a decoded point (``key`` from point_key) or ``ID__original``."""
+    return Path(outdir) / "images" / f"{key}.png"
+
+
+def _save_png(path: Path, rgb: np.ndarray) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    Image.fromarray(np.ascontiguousarray(rgb)).save(tmp, "PNG")
+    os.replace(tmp, path)
+
+
+def _keep_image(outdir: Path, key: str, rec: dict[str, Any], codec: BenchCodec, decoded: np.ndarray | None) -> None:
+    """Save the decoded picture of an ok point; a cached point is decoded again from its .bin."""
+    from .codecs import Coded
+
+    path = image_path(outdir, key)
+    if rec.get("status") != "ok" or (decoded is None and path.exists()):
+        return  # a cached point's picture was saved from the same .bin (decoding is deterministic)
+    if decoded is None:
+        data_path = outdir / "cache" / f"{key}.bin"
+        if not data_path.exists():
+            return
+        coded = Coded(data_path.read_bytes(), str(rec.get("setting", "")), bool(rec.get("above_target")))
+        decoded = codec.decode(coded, int(rec["width"]), int(rec["height"]))
+    _save_png(path, decoded)
+
+
 def _one_point(codec: BenchCodec, img: BenchImage, bpp: float, metrics: Sequence[str]) -> dict[str, Any]:
     h, w = img.rgb.shape[:2]
     budget = budget_for(bpp, w, h)
@@ -112,6 +142,7 @@ def _one_point(codec: BenchCodec, img: BenchImage, bpp: float, metrics: Sequence
                encode_s=t1 - t0, encode_once_s=t2 - t1, decode_s=t3 - t2, notes=coded.notes,
                metrics=score(img.rgb, out, metrics))
     rec["_data"] = coded.data
+    rec["_image"] = out
     return rec
 
 
@@ -124,11 +155,13 @@ def _valid(rec: Any, img: BenchImage, metrics: Sequence[str], budget: int, codec
 
 def run_bench(images: Sequence[BenchImage], bpps: Sequence[float], codec_names: Sequence[str],
               outdir: str | os.PathLike, metrics: Sequence[str] | None = None, progress: bool = True,
-              log: Callable[[str], None] | None = None, compute: bool = True) -> RunResult:
+              log: Callable[[str], None] | None = None, compute: bool = True,
+              keep_images: bool = False) -> RunResult:
     """Run (or resume) every point; returns the records in a fixed order.
 
     With ``compute=False`` nothing is encoded: points missing from the cache are counted
     in ``missing`` and left out (to report on a run still in progress or interrupted).
+    ``keep_images`` saves every decoded picture (and the originals) under ``OUTDIR/images``.
     """
     from tqdm import tqdm
 
@@ -163,6 +196,8 @@ def run_bench(images: Sequence[BenchImage], bpps: Sequence[float], codec_names: 
                    "metrics": {m: score(img.rgb, img.rgb, [m])[m] for m in nr}}
             _write_json(path, rec)
         result.originals[img.id] = rec["metrics"]
+        if keep_images:
+            _save_png(image_path(outdir, f"{_safe(img.id)}__original"), img.rgb)
 
     points = [(img, bpp, name) for img in images for bpp in bpps for name in codecs]
     bar = tqdm(points, desc="bench", unit="pt", disable=not progress, dynamic_ncols=True)
@@ -172,6 +207,7 @@ def run_bench(images: Sequence[BenchImage], bpps: Sequence[float], codec_names: 
         path = cache / f"{key}.json"
         h, w = img.rgb.shape[:2]
         rec = _read_json(path)
+        decoded = None
         if _valid(rec, img, metric_names, budget_for(bpp, w, h), codecs[name]):
             result.cached += 1
         elif not compute:
@@ -190,9 +226,15 @@ def run_bench(images: Sequence[BenchImage], bpps: Sequence[float], codec_names: 
                 continue
             result.encoded += 1
             data = rec.pop("_data", None)
+            decoded = rec.pop("_image", None)
             if data is not None:
                 (cache / f"{key}.bin").write_bytes(data)
             _write_json(path, rec)
+        if keep_images:
+            try:
+                _keep_image(Path(outdir), key, rec, codecs[name], decoded)
+            except Exception as exc:  # the numbers stand; the picture is missing from the page
+                result.errors.append(f"{img.id} {name} {bpp:g}: keeping the image: {type(exc).__name__}: {exc}")
         rec["metrics"] = {k: v for k, v in rec.get("metrics", {}).items() if k in metric_names}
         result.records.append(rec)
     bar.close()

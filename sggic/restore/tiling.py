@@ -76,9 +76,12 @@ def tiled_upscale(
         raise InputError(f"upscale factor must be a positive integer, got {scale}")
     if image.ndim not in (2, 3):
         raise InputError(f"tiler input must be (h, w) or (h, w, c), got shape {image.shape}")
+    from sggic.progress import step
+
     h, w = image.shape[:2]
     out: np.ndarray | None = None
-    for (y0, y1, x0, x1), (py0, py1, px0, px1) in iter_tiles(h, w, tile, overlap):
+    tiles = list(iter_tiles(h, w, tile, overlap))
+    for (y0, y1, x0, x1), (py0, py1, px0, px1) in tiles:
         res = fn(image[py0:py1, px0:px1])
         want = (scale * (py1 - py0), scale * (px1 - px0)) + image.shape[2:]
         if res.shape[:2] != want[:2] or (out is not None and res.shape[2:] != out.shape[2:]):
@@ -89,5 +92,7 @@ def tiled_upscale(
         out[scale * y0:scale * y1, scale * x0:scale * x1] = \
             res[cy:cy + scale * (y1 - y0), cx:cx + scale * (x1 - x0)]
         del res
+        if len(tiles) > 1:
+            step(total=len(tiles))  # the command line's progress bar, if one is open
     assert out is not None  # split_1d always yields at least one tile
     return out
