@@ -132,13 +132,15 @@ def encode(image: Any, bpp: float = DEFAULT_BPP, base: str | None = None,
       base layer, semantics); the file is at or under ``floor(bpp * w * h / 8)`` bytes.
     * ``target_bytes``: a byte budget for the whole file instead of ``bpp`` (thumbnails
       are budgeted in bytes); when given, ``bpp`` is ignored.
-    * ``base``: base-layer codec, ``"vvc"`` (default), ``"avif"``, ``"heic"``, ``"webp"``, ``"jpeg"``.
+    * ``base``: base-layer codec, ``"vvc"`` (the offline default), ``"avif"``, ``"heic"``, ``"webp"``, ``"jpeg"``.
     * ``semantics``: a :class:`sggic.Semantics` (3 objects + description) to code with the
       image, or None for none (:func:`sggic.describe` writes one with a VLM).
     * ``restorer``: the restorer the decoder should use, recorded in the header
       (``"fitted"`` by default; ``"realesrgan"``, ``"bicubic"``).
     * ``seed``: seed recorded for any sampling at decode time (integer in [0, 2^32)).
     * ``fixed``: record fixed decoder settings (no content adaptation).
+    * ``config``: a :class:`sggic.RunConfig` (profile, device, threads, model registry);
+      ``base``/``restorer`` left as None take the profile's defaults.
 
     A target below the smallest file the base codec can make raises
     :class:`sggic.errors.RateError`, whose message gives the smallest possible rate.
