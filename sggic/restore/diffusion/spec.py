@@ -49,9 +49,11 @@ class DiffusionSpec:
     # with 256 px stride, i.e. 64 latent px with 32 of overlap.
     latent_tile: int = 64
     latent_overlap: int = 32
-    # VAE tiles in latent pixels (decoder output = x8); the overlap is blended.
+    # VAE tiles in latent pixels (decoder output = x8); the overlap is blended and each
+    # tile is run with ``vae_context`` latent pixels of real neighbours around it.
     vae_tile: int = 64
-    vae_overlap: int = 16
+    vae_overlap: int = 8
+    vae_context: int = 16
     colour_fix: str = "wavelet"
     control_scale: float = 1.0
     # SD 2.1-base works at >= 512 px: a smaller stage-1 image is upscaled for sampling and
@@ -75,7 +77,7 @@ class DiffusionSpec:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InputError(f"diffusion: {name} must be a positive integer, got {value!r}")
-        for name in ("latent_overlap", "vae_overlap", "min_side", "refine_margin"):
+        for name in ("latent_overlap", "vae_overlap", "vae_context", "min_side", "refine_margin"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise InputError(f"diffusion: {name} must be an integer >= 0, got {value!r}")

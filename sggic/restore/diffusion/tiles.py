@@ -74,6 +74,7 @@ def blend_tiles(
     overlap: int,
     unit: int = 1,
     out_device: Any = None,
+    context: int = 0,
 ) -> Any:
     """Run ``fn`` on every tile box of a ``height x width`` grid and blend the results.
 
@@ -81,6 +82,11 @@ def blend_tiles(
     pixels per grid unit: 8 for a VAE decoder fed latents, 1 for a noise prediction).
     The blended float32 result is accumulated on ``out_device`` (default: the first
     tile's device); only one tile's activations are alive at a time.
+
+    ``context`` > 0 widens every box by that many grid units of real input on each side
+    (clipped at the border) before ``fn`` runs, and keeps only the box's part of the
+    result: a convolutional network then sees real neighbours instead of zero padding at
+    the tile's edge (the VAE's receptive field is far wider than any useful overlap).
     """
     boxes = list(iter_boxes(height, width, tile, overlap))
     if len(boxes) == 1:
@@ -89,7 +95,14 @@ def blend_tiles(
 
     acc = wsum = None
     for box in boxes:
-        out = fn(box)
+        if context > 0:
+            y0, y1, x0, x1 = box
+            py0, py1 = max(0, y0 - context), min(height, y1 + context)
+            px0, px1 = max(0, x0 - context), min(width, x1 + context)
+            out = fn((py0, py1, px0, px1))
+            out = out[:, :, (y0 - py0) * unit:(y1 - py0) * unit, (x0 - px0) * unit:(x1 - px0) * unit]
+        else:
+            out = fn(box)
         device = out_device if out_device is not None else out.device
         if acc is None:
             acc = torch.zeros((out.shape[0], out.shape[1], height * unit, width * unit),
