@@ -8,6 +8,11 @@ whole input shrunk by area averaging until it fits one tile) and then every Grou
 uses those same numbers for every tile, so all tiles are normalised alike; the blend in
 :mod:`.tiles` then only has to hide the mid-block attention's limited view. An input
 that fits one tile never takes this path, so it is decoded exactly.
+
+The proxy is no larger than one tile with its context (so the proxy pass costs what a
+tile costs): up to that size the statistics are exact; beyond it they are estimated at
+reduced resolution, which mostly misjudges the low frequencies, and those are what the
+colour fix (:mod:`.colorfix`) takes from the stage-1 image anyway.
 """
 
 from __future__ import annotations

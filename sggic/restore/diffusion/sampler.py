@@ -74,7 +74,7 @@ def vae_encode(models: DiffusionModels, image: Any, tile: int, overlap: int, con
 
     if len(list(iter_boxes(h, w, tile, overlap))) == 1:
         return one((0, h, 0, w)).float()
-    proxy = _shrink(image, tile * f)
+    proxy = _shrink(image, (tile + 2 * context) * f)
     with shared_groupnorm_stats(models.vae.encoder, lambda: models.vae.encode(
             proxy.to(models.device, models.dtype) * 2 - 1)):
         return blend_tiles(one, h, w, tile, overlap, context=context).to(models.device, torch.float32)
@@ -106,7 +106,7 @@ def vae_decode(models: DiffusionModels, latent: Any, tile: int, overlap: int, co
     h, w = latent.shape[2], latent.shape[3]
     if len(list(iter_boxes(h, w, tile, overlap))) == 1:
         return one((0, h, 0, w)).float()
-    proxy = _shrink(latent, tile).to(models.device, models.dtype) / models.latent_scale
+    proxy = _shrink(latent, tile + 2 * context).to(models.device, models.dtype) / models.latent_scale
     with shared_groupnorm_stats(models.vae.decoder, lambda: models.vae.decode(proxy)):
         return blend_tiles(one, h, w, tile, overlap, unit=f, out_device="cpu", context=context).float()
 
