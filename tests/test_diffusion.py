@@ -133,6 +133,19 @@ def test_spec_from_toml_resolves_paths_and_rejects_bad_values(tmp_path):
         assert "\n" not in str(exc.value)
 
 
+def test_unconfigured_restorer_says_what_is_missing_in_one_line():
+    """Without diffusers: BackendUnavailable; with it but no weights: MissingWeights (a subclass)."""
+    from sggic.restore.diffusion.restorer import DiffusionRestorer
+
+    r = DiffusionRestorer.from_config(RunConfig(profile="full"))
+    assert r.name == "diffusion" and r.refines and r.uses_settings
+    with pytest.raises(BackendUnavailable) as exc:
+        r.check_available()
+    assert "\n" not in str(exc.value)
+    with pytest.raises(BackendUnavailable):
+        r.restore(_base(), CTX)
+
+
 # ---------------------------------------------------------------- with diffusers
 
 @pytest.fixture(scope="session")
@@ -182,9 +195,11 @@ def test_restore_is_2x_repeatable_seeded_and_timed(restorer, capfd):
 
 @pytest.mark.full
 def test_header_without_settings_uses_spec_defaults(tiny):
-    r = _restorer(tiny, default_steps=1, default_guidance=1.0)
-    r.restore(_base(8, 8), RestoreContext(prompt="x", steps=0, seed=3))
+    r = _restorer(tiny, default_steps=1, default_guidance=1.0, refine_steps=3, refine_guidance=0.0)
+    out = r.restore(_base(8, 8), RestoreContext(prompt="x", steps=0, seed=3))
     assert "pass 1: sampling (1 steps)" in [n for n, _ in r.stage_times()]
+    r.refine(out, [Obj("a", "b", np.ones(out.shape[:2], np.float32))], RestoreContext(steps=2, guidance=5.0))
+    assert "refine 1 (a): sampling (3 steps)" in [n for n, _ in r.stage_times()]
 
 
 @pytest.mark.full

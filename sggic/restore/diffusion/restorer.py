@@ -164,6 +164,10 @@ class DiffusionRestorer(Restorer):
                 raise InputError(f"mask of '{obj.name}' is {m.shape}, expected finite ({height}, {width})")
             masks.append(np.clip(m, 0.0, 1.0))
         steps, guidance = self._settings(ctx)
+        if self.spec.refine_steps > 0:
+            steps = self.spec.refine_steps
+        if self.spec.refine_guidance >= 0:
+            guidance = self.spec.refine_guidance
         out = image.copy()
         with self._lock:
             require_all()
@@ -215,8 +219,11 @@ class DiffusionRestorer(Restorer):
         ph, pw = (-h1) % PAD_MULTIPLE, (-w1) % PAD_MULTIPLE
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-        with self._timed(f"{label}: VAE encode" if models.control == "ir" else f"{label}: hint"):
-            hint = vae_encode(models, x, spec.vae_tile, spec.vae_overlap, spec.vae_context) if models.control == "ir" else x
+        if models.control == "ir":  # DiffBIR: the hint is the stage-1 image's latent
+            with self._timed(f"{label}: VAE encode"):
+                hint = vae_encode(models, x, spec.vae_tile, spec.vae_overlap, spec.vae_context)
+        else:  # a tile ControlNet reads the image itself, in [0, 1]
+            hint = x
         with self._timed(f"{label}: sampling ({req.steps} steps)"):
             z = sample(models, hint, req, tile=spec.latent_tile, overlap=spec.latent_overlap,
                        control_scale=spec.control_scale, desc=f"diffusion {label}")

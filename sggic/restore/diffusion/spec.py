@@ -64,6 +64,10 @@ class DiffusionSpec:
     default_guidance: float = 7.0
     # Pass 2 crops each object's mask box plus this margin (output pixels) before sampling.
     refine_margin: int = 32
+    # Pass 2's schedule: 0 / a negative guidance mean "as pass 1" (the header's settings);
+    # MISC's local passes used 3 steps at guidance 3.5.
+    refine_steps: int = 0
+    refine_guidance: float = -1.0
     prompt_template: str = PROMPT_TEMPLATE
     negative_prompt: str = NEGATIVE_PROMPT
 
@@ -77,7 +81,7 @@ class DiffusionSpec:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InputError(f"diffusion: {name} must be a positive integer, got {value!r}")
-        for name in ("latent_overlap", "vae_overlap", "vae_context", "min_side", "refine_margin"):
+        for name in ("latent_overlap", "vae_overlap", "vae_context", "min_side", "refine_margin", "refine_steps"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise InputError(f"diffusion: {name} must be an integer >= 0, got {value!r}")
