@@ -190,6 +190,8 @@ def test_restore_is_2x_repeatable_seeded_and_timed(restorer, capfd):
     assert "stage 1 (bicubic)" in stages and "pass 1: sampling (2 steps)" in stages
     assert all(s >= 0 for _, s in restorer.stage_times())
     assert "2 steps, guidance 4" in restorer.notes()[0]
+    assert "prompt 'a red boat on a lake, Hyper Detail, Masterpiece, 4K'" in restorer.notes()[0]
+    assert "negative 'Blurry, Low Quality'" in restorer.notes()[0]
     assert capfd.readouterr().err == ""  # no progress bar when stderr is not a terminal
 
 

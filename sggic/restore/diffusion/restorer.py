@@ -133,6 +133,10 @@ class DiffusionRestorer(Restorer):
             torch.set_num_threads(old)
 
     # -- the contract ------------------------------------------------------------------
+    def _prompt(self, text: str) -> str:
+        """The paper's template; with no text, just its quality words (no leading comma)."""
+        return self.spec.prompt_template.format(text=text.strip()).strip().lstrip(",").strip()
+
     def _settings(self, ctx: RestoreContext) -> tuple[int, float]:
         if ctx.steps and ctx.steps > 0:
             return int(ctx.steps), float(ctx.guidance)
@@ -146,12 +150,12 @@ class DiffusionRestorer(Restorer):
             with self._timed(f"stage 1 ({self.spec.stage1})"):
                 first = self.stage1().restore(base, ctx)
             steps, guidance = self._settings(ctx)
-            req = SampleRequest(self.spec.prompt_template.format(text=ctx.prompt.strip() or "a photo"),
-                                self.spec.negative_prompt, steps, guidance, ctx.seed)
+            req = SampleRequest(self._prompt(ctx.prompt), self.spec.negative_prompt, steps, guidance, ctx.seed)
             with self._threads():
                 out = self._run_pass(first, req, "pass 1")
             self._notes.append(f"diffusion pass 1: {steps} steps, guidance {guidance:g}, "
-                               f"{self.spec.control} ControlNet, colour fix {self.spec.colour_fix}")
+                               f"{self.spec.control} ControlNet, colour fix {self.spec.colour_fix}, "
+                               f"prompt {req.prompt!r}, negative {req.negative!r}")
             return out
 
     def refine(self, image: np.ndarray, objects: Sequence[ObjectLike], ctx: RestoreContext) -> np.ndarray:
@@ -177,8 +181,8 @@ class DiffusionRestorer(Restorer):
                     if not np.any(m > 0):
                         self._notes.append(f"refine '{obj.name}': empty mask, skipped")
                         continue
-                    req = SampleRequest(self.spec.prompt_template.format(text=obj.detail.strip() or obj.name),
-                                        self.spec.negative_prompt, steps, guidance, derive_seed(ctx.seed, k + 1))
+                    req = SampleRequest(self._prompt(obj.detail.strip() or obj.name), self.spec.negative_prompt,
+                                        steps, guidance, derive_seed(ctx.seed, k + 1))
                     out = self._refine_one(out, m, req, f"refine {k + 1} ({obj.name})")
                     done.append(obj.name)
             self._notes.append(f"per-object refinement applied to {len(done)} of {len(objects)} objects"
