@@ -93,6 +93,40 @@ def child(part: str, steps: int, threads: int, device: str, size: int) -> dict:
     return res
 
 
+def table(results: list[dict], args: argparse.Namespace) -> str:
+    """Markdown rows: per-step time and memory, and whole-decode estimates."""
+    rows = [f"| what | {args.device}, {args.threads} threads, {args.size}x{args.size} |", "|---|---|"]
+    step = next((r for r in results if r["part"] == "step"), None)
+    vae = next((r for r in results if r["part"] == "vae"), None)
+    per = None
+    if step:
+        timed = step["step_s"][1:] or step["step_s"]  # the first step includes warm-up
+        per = sorted(timed)[len(timed) // 2]
+        all_s = ", ".join(f"{s:.1f}" for s in step["step_s"])
+        rows.append(f"| UNet {step['params_unet_M']:.0f}M + IRControlNet {step['params_controlnet_M']:.0f}M, "
+                    f"one CFG step (batch 2) | {per:.1f} s (all: {all_s}) |")
+        rows.append(f"| paper, GTX 1060 | {PAPER_S_PER_STEP} s |")
+        rows.append(f"| peak RSS, step | {step['rss_peak_GiB']:.2f} GiB "
+                    f"(after build {step['rss_after_build_GiB']:.2f}) |")
+    vae_pass = 0.0
+    if vae:
+        vae_pass = vae["encode_s"] + vae["decode_s"]
+        rows.append(f"| VAE {vae['params_vae_M']:.0f}M encode / decode, {vae['size']} px | "
+                    f"{vae['encode_s']:.1f} s / {vae['decode_s']:.1f} s |")
+        rows.append(f"| peak RSS, VAE | {vae['rss_peak_GiB']:.2f} GiB "
+                    f"(after build {vae['rss_after_build_GiB']:.2f}) |")
+    if per is not None:
+        # (label, sampler steps, VAE encode+decode passes); objects: 3, each sampled at >= 512 px
+        for label, n, passes in (("pass 1 only, 40 steps (w/o CAD)", 40, 1),
+                                 ("pass 1 + 3 objects, 40 steps each", 160, 4),
+                                 ("pass 1 + 3 objects, CAD mean 47.7 steps each", 4 * 47.7, 4),
+                                 ("pass 1 40 steps + 3 objects x 3 steps (MISC's local schedule)", 49, 4)):
+            here = n * per + passes * vae_pass
+            rows.append(f"| decode estimate: {label} | {here:.0f} s here; {n * PAPER_S_PER_STEP:.0f} s of "
+                        "sampling at the paper's 12.6 s/step |")
+    return "\n".join(rows)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=2)
@@ -102,7 +136,12 @@ def main() -> int:
     ap.add_argument("--parts", default="step,vae")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--from-json", nargs="+", help="only print the table of earlier --json files")
     args = ap.parse_args()
+    if args.from_json:
+        results = [r for path in args.from_json for r in json.load(open(path, encoding="utf-8"))]
+        print(table(results, args))
+        return 0
     if args.child:
         print(json.dumps(child(args.child, args.steps, args.threads, args.device, args.size)))
         return 0
@@ -112,22 +151,7 @@ def main() -> int:
                str(args.threads), "--device", args.device, "--size", str(args.size)]
         out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, env=dict(os.environ))
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    step = next((r for r in results if r["part"] == "step"), None)
-    print(f"| what | {args.device}, {args.threads} threads, {args.size}x{args.size} |\n|---|---|")
-    if step:
-        timed = step["step_s"][1:] or step["step_s"]
-        per = sorted(timed)[len(timed) // 2]
-        print(f"| UNet {step['params_unet_M']:.0f}M + IRControlNet {step['params_controlnet_M']:.0f}M, "
-              f"one CFG step (batch 2) | {per:.1f} s (all: {', '.join(f'{s:.1f}' for s in step['step_s'])}) |")
-        print(f"| paper, GTX 1060 | {PAPER_S_PER_STEP} s |")
-        print(f"| peak RSS, step | {step['rss_peak_GiB']:.2f} GiB (after build {step['rss_after_build_GiB']:.2f}) |")
-        for label, n in (("MISC schedule: 3 local x 3 steps + 40 global", 49), ("40 steps (w/o CAD)", 40),
-                         ("CAD mean ~47.7 steps", 47.7)):
-            print(f"| {label} | {n * per:.0f} s here; {n * PAPER_S_PER_STEP:.0f} s at the paper's rate |")
-    vae = next((r for r in results if r["part"] == "vae"), None)
-    if vae:
-        print(f"| VAE {vae['params_vae_M']:.0f}M encode / decode | {vae['encode_s']:.1f} s / {vae['decode_s']:.1f} s |")
-        print(f"| peak RSS, VAE | {vae['rss_peak_GiB']:.2f} GiB (after build {vae['rss_after_build_GiB']:.2f}) |")
+    print(table(results, args))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=1)
