@@ -275,6 +275,19 @@ def test_tiled_sampling_and_vae_blend_smoothly(tiny):
 
 
 @pytest.mark.full
+@pytest.mark.parametrize("control", ["ir", "tile"])
+def test_half_precision_path_runs_on_cpu(tiny, control):
+    """bfloat16 stands in for the GPU's float16: weights, hints, tiles and the frozen
+    GroupNorm statistics all take the low-precision path; sampling stays float32."""
+    r = _restorer(tiny, dtype="bfloat16", control=control, controlnet=tiny[control], latent_tile=4,
+                  latent_overlap=2, vae_tile=4, vae_overlap=1, vae_context=2)
+    out = r.restore(_base(24, 32), CTX)
+    assert out.shape == (48, 64, 3) and out.dtype == np.uint8
+    assert r.models().unet.dtype == torch.bfloat16 and r.models().controlnet.dtype == torch.bfloat16
+    assert np.array_equal(out, r.restore(_base(24, 32), CTX))
+
+
+@pytest.mark.full
 def test_tile_controlnet_needs_no_conversion(tiny):
     r = _restorer(tiny, control="tile", controlnet=tiny["tile"])
     r.check_available()

@@ -99,8 +99,9 @@ def is_ircontrolnet_folder(folder: Path) -> bool:
     return (Path(folder) / CONFIG_FILE).is_file()
 
 
-def load_ircontrolnet(folder: Path) -> Any:
-    """Load our layout (float32 or float16 weights, as written); MissingWeights on any gap."""
+def load_ircontrolnet(folder: Path, dtype: Any = None) -> Any:
+    """Load our layout (float32 or float16 weights, as written) and cast the network to
+    ``dtype`` (default float32); MissingWeights on any gap."""
     from safetensors.torch import load_file
 
     folder = Path(folder)
@@ -116,6 +117,10 @@ def load_ircontrolnet(folder: Path) -> Any:
         model = build_ircontrolnet(meta["controlnet"], int(meta["hint_channels"]))
         state = load_file(str(w_path))
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+        if dtype is not None:
+            # plain nn.Module.to: ModelMixin.to only adds a warning about float32-pinned
+            # submodules, and ControlNetModel has none
+            require("torch").nn.Module.to(model, dtype=dtype)
     except (ValueError, KeyError, TypeError, RuntimeError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise MissingWeights(f"IRControlNet in {folder} cannot be loaded: {first[:200]}") from None

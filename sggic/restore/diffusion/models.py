@@ -129,9 +129,7 @@ def _load_all(spec: DiffusionSpec, device: str) -> DiffusionModels:
     tokenizer = _load("tokenizer", base / "tokenizer", transformers.CLIPTokenizer.from_pretrained)
     scheduler = make_scheduler(diffusers, spec.scheduler, base / "scheduler")
     if spec.control == "ir":
-        controlnet = load_ircontrolnet(spec.controlnet)
-        if dtype != torch.float32:
-            controlnet = controlnet.to(dtype=dtype)
+        controlnet = load_ircontrolnet(spec.controlnet, dtype)
     else:
         controlnet = _load("ControlNet", spec.controlnet, diffusers.ControlNetModel.from_pretrained,
                            torch_dtype=dtype)
