@@ -111,6 +111,12 @@ class DiffusionRestorer(Restorer):
     def notes(self) -> list[str]:
         return list(self._notes)
 
+    def describe(self) -> list[str]:
+        """Lines for ``decode -v``: which restorer, what it did, and per-stage seconds."""
+        head = (f"restorer: diffusion (stage 1 '{self.spec.stage1}' + SD with a {self.spec.control} "
+                f"ControlNet, on {self.config.device})")
+        return [head, *self._notes, *(f"  {name}: {sec:.2f} s" for name, sec in self._times)]
+
     @contextmanager
     def _timed(self, label: str) -> Iterator[None]:
         t0 = time.perf_counter()
