@@ -119,6 +119,21 @@ def test_wavelet_colour_fix_takes_colour_from_reference_and_detail_from_generate
     torch.testing.assert_close(ada.mean(dim=(2, 3)), ref.mean(dim=(2, 3)), atol=2e-3, rtol=0)
 
 
+def test_progress_bar_only_on_a_terminal(monkeypatch):
+    import io
+
+    from sggic.restore.diffusion.sampler import progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for stream, shown in ((io.StringIO(), False), (Terminal(), True)):
+        monkeypatch.setattr(sys, "stderr", stream)
+        assert list(progress(range(3), 3, "diffusion pass 1")) == [0, 1, 2]
+        assert ("diffusion pass 1" in stream.getvalue()) is shown
+
+
 def test_spec_from_toml_resolves_paths_and_rejects_bad_values(tmp_path):
     toml = tmp_path / "models.toml"
     toml.write_text('[diffusion]\nbase = "sd"\ncontrolnet = "/abs/cn"\ncontrol = "tile"\n')
