@@ -260,7 +260,7 @@ def test_refine_changes_pixels_only_where_a_mask_is_positive(restorer):
     assert np.any(out[blob > 0] != image[blob > 0]) and np.any(out[rect > 0] != image[rect > 0])
     assert restorer.notes()[-1] == "per-object refinement applied to 2 of 3 objects: sun, boat"
     assert any(name.startswith("refine 2 (boat)") for name, _ in restorer.stage_times())
-    lines = restorer.describe()
+    lines = restorer.report_lines()
     assert lines[0].startswith("restorer: diffusion") and any("per-object refinement applied" in x for x in lines)
     assert any(x.strip().startswith("refine 1 (sun): sampling (2 steps):") for x in lines)
     assert np.array_equal(out, restorer.refine(image, objects, CTX))

@@ -111,7 +111,7 @@ class DiffusionRestorer(Restorer):
     def notes(self) -> list[str]:
         return list(self._notes)
 
-    def describe(self) -> list[str]:
+    def report_lines(self) -> list[str]:
         """Lines for ``decode -v``: which restorer, what it did, and per-stage seconds."""
         head = (f"restorer: diffusion (stage 1 '{self.spec.stage1}' + SD with a {self.spec.control} "
                 f"ControlNet, on {self.config.device})")
