@@ -210,9 +210,8 @@ def test_registry_frozen_ids() -> None:
     assert registry.restorer_id("bicubic") == 1
     assert registry.restorer_id("realesrgan") == 2
     assert registry.restorer_id("fitted") == 3  # was reserved; now registered
-    assert registry.RESERVED_IDS == {5: "diffusion"}  # the full profile's restorer
-    with pytest.raises(BackendUnavailable, match="reserved"):
-        registry.restorer_by_id(5)
+    assert registry.restorer_id("diffusion") == 5  # the full profile's restorer
+    assert registry.RESERVED_IDS == {}
     assert set(registry.RESTORER_NAMES) >= {"bicubic", "realesrgan"}
     ids = [registry.restorer_id(n) for n in registry.RESTORER_NAMES]
     assert len(set(ids)) == len(ids) and 0 not in ids

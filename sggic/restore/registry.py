@@ -23,7 +23,7 @@ RESTORERS: Registry[Entry] = Registry("restorer", (
           "Real-ESRGAN x4plus (ncnn, CPU) then LANCZOS to 2x"),
     Entry("fitted", 3, "sggic.restore.fitted:FittedRestorer",
           "compact CNN fitted to the VVC base, qp-conditioned (torch, CPU); bicubic for other codecs"),
-    Entry("diffusion", 5, None, "DiffBIR v2-style diffusion (SD 2.1 + IRControlNet) 2x restoration and per-object refinement"),
+    Entry("diffusion", 5, "sggic.restore.diffusion.restorer:DiffusionRestorer", "DiffBIR v2-style diffusion (SD 2.1 + IRControlNet) 2x restoration and per-object refinement"),
 ))
 
 # What header id 0 ("the decoder's default") means.

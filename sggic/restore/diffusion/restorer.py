@@ -84,16 +84,13 @@ class DiffusionRestorer(Restorer):
         """BackendUnavailable / MissingWeights (one line) unless it can run; loads nothing."""
         require_all()
         check_folders(self.spec)
-        stage1 = self.stage1()
-        check = getattr(stage1, "check_available", None)
-        if callable(check):
-            check()
+        self.stage1().check_available()
 
     def stage1(self) -> Restorer:
         if self._stage1 is None:
             from sggic.restore.registry import get_restorer
 
-            self._stage1 = get_restorer(self.spec.stage1)
+            self._stage1 = get_restorer(self.spec.stage1, self.config)
         return self._stage1
 
     def models(self) -> DiffusionModels:
