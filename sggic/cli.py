@@ -1,4 +1,4 @@
-"""The ``sggic`` command line: encode, decode, info, sample, bench.
+"""The ``sggic`` command line: encode, decode, info, sample, bench, models.
 
 Every expected failure prints one line ``sggic: error: ...`` on stderr and exits
 non-zero; outputs are written atomically, so a failed run leaves no file behind.
@@ -69,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
     b.add_argument("--report-only", action="store_true", help="rebuild the report from the cache; compute nothing")
     b.add_argument("-o", "--output", required=True, help="output folder (results are cached there)")
+
+    from .models.cli import add_models_parser
+
+    add_models_parser(sub)
     return p
 
 
@@ -164,7 +168,10 @@ def _bench(a: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"encode": _encode, "decode": _decode, "info": _info, "sample": _sample, "bench": _bench}
+    from .models.cli import run_models
+
+    handlers = {"encode": _encode, "decode": _decode, "info": _info, "sample": _sample, "bench": _bench,
+                "models": run_models}
     try:
         handlers[args.command](args)
     except SggicError as e:

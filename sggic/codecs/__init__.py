@@ -7,6 +7,7 @@
 | 3  | heic |
 | 4  | webp |
 | 5  | jpeg |
+| 6  | cheng2020 (full profile: CompressAI, optional extra) |
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _REGISTRY: dict[str, tuple[int, str]] = {
     "heic": (3, "pillow:HEICCodec"),
     "webp": (4, "pillow:WebPCodec"),
     "jpeg": (5, "pillow:JPEGCodec"),
+    "cheng2020": (6, "cheng2020:Cheng2020Codec"),
 }
 
 CODEC_NAMES = tuple(_REGISTRY)
