@@ -19,12 +19,12 @@ SLOTS = ("sd21", "controlnet")  # issue 9 loads these; here only their presence 
 @dataclass(frozen=True)
 class Row:
     component: str
-    status: str  # "ok", "present" (slot found, not loaded), "missing", "unavailable"
+    status: str  # "ok", "missing"; slots of issue 9: "present" (found, not loaded), "slot" (not found)
     detail: str
 
     @property
     def ok(self) -> bool:
-        return self.status in ("ok", "present")
+        return self.status in ("ok", "present", "slot")
 
 
 def _slot(reg: Registry, name: str) -> Row:
@@ -38,10 +38,10 @@ def _slot(reg: Registry, name: str) -> Row:
             path = snapshot_download(comp.hub, revision=comp.revision, local_files_only=True)
             return Row(name, "present", f"hub cache {comp.hub} at {path} (slot; not loaded here)")
         except ImportError:
-            return Row(name, "unavailable", "huggingface_hub is not installed; install the full profile")
+            return Row(name, "missing", "huggingface_hub is not installed; install the full profile")
         except Exception:  # noqa: BLE001 - any cache miss
             pass
-    return Row(name, "missing", f"{comp.where()}; {comp.how_to_get()}")
+    return Row(name, "slot", f"not here ({comp.where()}); {comp.how_to_get()}")
 
 
 def check(config: RunConfig, registry: Registry) -> list[Row]:

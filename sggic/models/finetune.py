@@ -130,7 +130,7 @@ def finetune_cheng2020(images: Path, output: Path, lmbda: float, registry: Regis
         aux_opt.zero_grad()
         aux.backward()
         aux_opt.step()
-        loss_v, bpp_v, mse_v = float(loss), float(bpp), float(mse)
+        loss_v, bpp_v, mse_v = loss.item(), bpp.item(), mse.item()
         if step % log_every == 0 or step == steps:
             psnr = 10 * math.log10(1 / max(mse_v, 1e-12))
             log(f"step {step}/{steps}: loss {loss_v:.4f}, {bpp_v:.4f} bpp (likelihood), {psnr:.2f} dB, "

@@ -93,7 +93,7 @@ class Component:
                     "or list local checkpoints under [cheng2020] levels in the models TOML")
         if self.hub:
             rev = f" --revision {self.revision}" if self.revision else ""
-            return (f"run `huggingface-cli download {self.hub}{rev}` (or allow downloads with "
+            return (f"run `hf download {self.hub}{rev}` (or allow downloads with "
                     f"{ENV_ALLOW_DOWNLOAD}=1), or set path = \"FOLDER\" for [{self.name}] in the models TOML")
         return f"set path = \"FOLDER\" (or hub = \"owner/name\") for [{self.name}] in the models TOML"
 
