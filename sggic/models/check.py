@@ -38,7 +38,7 @@ def _slot(reg: Registry, name: str) -> Row:
             path = snapshot_download(comp.hub, revision=comp.revision, local_files_only=True)
             return Row(name, "present", f"hub cache {comp.hub} at {path} (slot; not loaded here)")
         except ImportError:
-            return Row(name, "missing", "huggingface_hub is not installed; install the full profile")
+            return Row(name, "slot", "huggingface_hub is not installed; install the full profile")
         except Exception:  # noqa: BLE001 - any cache miss
             pass
     return Row(name, "slot", f"not here ({comp.where()}); {comp.how_to_get()}")
