@@ -56,7 +56,7 @@ def tiny_models(tmp_path_factory):
     import os
 
     os.environ["HF_HUB_OFFLINE"] = "1"
-    for module in ("torch", "transformers", "compressai", "safetensors"):
+    for module in ("transformers", "compressai", "torch", "safetensors"):
         pytest.importorskip(module)
     from sggic.cli import main
 

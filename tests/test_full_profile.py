@@ -22,7 +22,7 @@ from sggic.config import RunConfig
 from sggic.errors import BitstreamError, InputError, MissingWeights
 
 pytestmark = pytest.mark.full
-for _module in ("torch", "transformers", "compressai", "safetensors"):
+for _module in ("transformers", "compressai", "torch", "safetensors"):
     pytest.importorskip(_module)
 ROOT = Path(__file__).resolve().parents[1]
 
