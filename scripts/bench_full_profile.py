@@ -78,13 +78,15 @@ def build_models(root: Path) -> Path:
     return toml
 
 
-def timed(fn, repeats: int) -> tuple[float, object]:
-    times, out = [], None
+def timed(fn, repeats: int) -> tuple[tuple[float, float], object]:
+    """Median wall seconds and median CPU seconds of this process (all its threads)."""
+    walls, cpus, out = [], [], None
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
+        walls.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+    return (statistics.median(walls), statistics.median(cpus)), out
 
 
 def main() -> int:
@@ -115,15 +117,15 @@ def main() -> int:
         cfg = RunConfig(profile="full", device=a.device, threads=a.threads, models=toml)
 
         seg = CLIPSegSegmenter(cfg)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         seg.load()
-        rows.append(("CLIPSeg load (150M params)", "-", time.perf_counter() - t))
+        rows.append(("CLIPSeg load (150M params)", "-", (time.perf_counter() - t, time.process_time() - c)))
         seg.segment(img512, names[:1], size=(512, 512))  # warm-up
         s1, _ = timed(lambda: seg.segment(img512, names[:1], size=(512, 512)), a.repeats)
         rows.append(("CLIPSeg, 1 object, masks at 512x512", "512x512", s1))
         s3, _ = timed(lambda: seg.segment(img512, names, size=(512, 512)), a.repeats)
         rows.append(("CLIPSeg, 3 objects (one batch)", "512x512", s3))
-        rows.append(("CLIPSeg per object (3-object batch / 3)", "512x512", s3 / 3))
+        rows.append(("CLIPSeg per object (3-object batch / 3)", "512x512", (s3[0] / 3, s3[1] / 3)))
         del seg
 
         mapper = CLIPPatchMapper(cfg)
@@ -146,9 +148,9 @@ def main() -> int:
     print(f"\ndevice {a.device}, torch {torch.__version__}, {os.cpu_count()} CPUs ({cpu}), "
           f"segmenter threads {a.threads or torch.get_num_threads()}, codec threads {THREADS}, "
           f"median of {a.repeats}; load average {os.getloadavg()[0]:.1f}")
-    print("\n| step | input | seconds |\n|---|---|---|")
-    for name, size, sec in rows:
-        print(f"| {name} | {size} | {sec:.2f} |")
+    print("\n| step | input | wall s | CPU s |\n|---|---|---|---|")
+    for name, size, (wall, cpu_s) in rows:
+        print(f"| {name} | {size} | {wall:.2f} | {cpu_s:.2f} |")
     return 0
 
 

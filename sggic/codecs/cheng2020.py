@@ -244,7 +244,7 @@ class Cheng2020Codec(BaseCodec):
         pw, ph = padded(w, h)
         x = pad_edge(img, pw, ph)
         model = self.model(q)
-        t = torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None].float().div(255.0)
+        t = torch.from_numpy(np.array(x)).permute(2, 0, 1)[None].float().div(255.0)
         with torch.inference_mode(), torch_threads(THREADS):
             out = model.compress(t.to(self.device()))
         (y,), (z,) = out["strings"]
