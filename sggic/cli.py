@@ -1,4 +1,4 @@
-"""The ``sggic`` command line: encode, describe, decode, info, sample, bench.
+"""The ``sggic`` command line: encode, describe, decode, info, sample, bench, models.
 
 Every expected failure prints one line ``sggic: error: ...`` on stderr and exits
 non-zero; outputs are written atomically, so a failed run leaves no file behind.
@@ -120,6 +120,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--keep-images", action="store_true",
                    help="save the decoded pictures and write OUTPUT/compare.html (all codecs side by side, zoom)")
     b.add_argument("-o", "--output", required=True, help="output folder (results are cached there)")
+
+    from .models.cli import add_models_parser
+
+    add_models_parser(sub)
     return p
 
 
@@ -323,8 +327,10 @@ def _bench(a: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from .models.cli import run_models
+
     handlers = {"encode": _encode, "describe": _describe, "decode": _decode, "info": _info,
-                "sample": _sample, "bench": _bench}
+                "sample": _sample, "bench": _bench, "models": run_models}
     try:
         handlers[args.command](args)
     except SggicError as e:

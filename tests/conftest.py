@@ -45,3 +45,21 @@ def encoded_003(tmp_path_factory, astronaut_png, semantics_json):
     assert main([ "encode", str(astronaut_png), "-o", str(out), "--bpp", "0.03",
                   "--semantics", str(semantics_json), "--restorer", "bicubic", "-q"]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """Tiny random models of every full-profile component and their models TOML.
+
+    Skipped when the full profile's packages are not installed; never touches the network.
+    """
+    import os
+
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    for module in ("transformers", "compressai", "torch", "safetensors"):
+        pytest.importorskip(module)
+    from sggic.cli import main
+
+    root = tmp_path_factory.mktemp("tiny-models") / "models"
+    assert main(["models", "make-tiny", str(root)]) == 0
+    return root / "models.toml"

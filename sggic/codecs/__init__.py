@@ -7,7 +7,7 @@
 | 3  | heic |
 | 4  | webp |
 | 5  | jpeg |
-| 6  | cheng2020 (reserved: the full profile's learned codec) |
+| 6  | cheng2020 (full profile: CompressAI, optional extra) |
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from ..errors import BitstreamError
 from ..registry import Entry, Registry
 from .base import BaseCodec
 
-# Ids are part of the file format: never change them. "cheng2020" is reserved for the full
-# profile's learned base codec (not in this version).
+# Ids are part of the file format: never change them.
 CODECS: Registry[Entry] = Registry("base codec", (
     Entry("vvc", 1, "sggic.codecs.vvc:VVCCodec", "VVC intra (libvvenc via imageio-ffmpeg), compact payload"),
     Entry("avif", 2, "sggic.codecs.pillow:AVIFCodec", "AVIF (Pillow's libavif)"),
     Entry("heic", 3, "sggic.codecs.pillow:HEICCodec", "HEIC (pillow-heif's x265)"),
     Entry("webp", 4, "sggic.codecs.pillow:WebPCodec", "WebP (Pillow)"),
     Entry("jpeg", 5, "sggic.codecs.pillow:JPEGCodec", "baseline JPEG (Pillow)"),
-    Entry("cheng2020", 6, None, "Cheng2020-attention learned codec of the paper"),
+    Entry("cheng2020", 6, "sggic.codecs.cheng2020:Cheng2020Codec",
+          "Cheng2020-attention learned codec of the paper (CompressAI; full profile)"),
 ))
 
 CODEC_NAMES = CODECS.available_names
