@@ -32,8 +32,9 @@ def check_path(path: object, what: str = "file") -> Path:
     return Path(text)
 
 
-def read_capped(path: str | os.PathLike, cap: int, what: str = "file") -> bytes:
-    """At most ``cap`` bytes of ``path``; BitstreamError if it holds more.
+def read_capped(path: str | os.PathLike, cap: int, what: str = "file",
+                too_large: type[Exception] = BitstreamError) -> bytes:
+    """At most ``cap`` bytes of ``path``; ``too_large`` (one line) if it holds more.
 
     Reads ``cap + 1`` bytes at most whatever the file is: ``st_size`` is 0 for devices,
     pipes and /proc files, so it cannot be trusted to bound the read.
@@ -52,11 +53,11 @@ def read_capped(path: str | os.PathLike, cap: int, what: str = "file") -> bytes:
     except FileNotFoundError:
         raise InputError(f"no such file: {p}") from None
     except IsADirectoryError:
-        raise InputError(f"{p} is a directory, not an .sgc file") from None
+        raise InputError(f"{p} is a directory, not a {what}") from None
     except OSError as e:
         raise InputError(f"cannot read {p}: {e.strerror or e}") from None
     if total > cap:
-        raise BitstreamError(f"{p}: too large to be an .sgc file (more than {cap} bytes)")
+        raise too_large(f"{p}: too large for a {what} (more than {cap} bytes)")
     return b"".join(chunks)
 
 
