@@ -523,6 +523,7 @@ def test_hostile_decodes_stay_within_10s_and_500mb(tmp_path):
         "heic-1024-in-64": file_with_base(HEIC, 50, literal_patch(heic_bytes((1024, 1024)))),
         "png-in-jpeg-slot": file_with_base(JPEG, 50, literal_patch(pil_bytes((4000, 4000), "PNG"))),
         "vvc-own-sps-256": file_with_base(VVC, 63, vvc.pack_nals(_vvc_stream(256, 256))),
+        "claims-8000x8000": file_with_base(VVC, 63, b"\xc0\x00", width=8000, height=8000),
     }
     for name, data in cases.items():
         src = tmp_path / f"{name}.sgc"
@@ -539,3 +540,33 @@ def test_info_on_a_valid_file_is_fast(tmp_path, good_file):
     src.write_bytes(good_file)
     rc, dt, mb, err = _probe(["info", str(src)], tmp_path)
     assert rc == 0 and dt < 1, (dt, err)
+
+
+# ------------------------------------------------------------------ parameter sets at constant cost
+
+
+@pytest.mark.parametrize("w, h", [(16, 16), (40, 24), (152, 152), (392, 384), (520, 264), (16, 992),
+                                  (1024, 120), (16, 2104), (528, 528), (16, 16896), (24, 32768)])
+def test_rewritten_parameter_sets_equal_libvvenc_ones(w, h):
+    from sggic.codecs import vvc
+
+    assert vvc.decoder_parameter_sets(w, h, 63) == vvc.template_parameter_sets(w, h, 63)
+
+
+def test_parameter_sets_for_a_huge_claim_cost_nothing(monkeypatch):
+    from sggic.codecs import vvc
+
+    calls = []
+    real = vvc.template_parameter_sets.__wrapped__
+
+    def spy(w, h, qp, preset=vvc.PRESET):
+        calls.append((w, h))
+        return real(w, h, qp, preset)
+
+    monkeypatch.setattr(vvc, "template_parameter_sets", spy)
+    data = file_with_base(VVC, 63, b"\xc0\x00", width=8000, height=8000)  # within the default limit
+    t = time.perf_counter()
+    with pytest.raises(BitstreamError):
+        sggic.decode(data, restorer="bicubic")
+    assert time.perf_counter() - t < 3
+    assert calls == [(16, 16)]
