@@ -40,6 +40,8 @@ def _register_heif() -> None:
         pass
 
 
+MAX_STREAM_BYTES = 1 << 28  # an image read from a pipe or device is buffered, so it is capped
+
 _SRGB_NAMES = {"sRGB IEC61966-2.1", "sRGB IEC61966-2-1", "sRGB built-in", "sRGB"}
 
 
@@ -110,7 +112,7 @@ def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedI
     """Read an image file into sRGB 8-bit pixels, or raise InputError in one line."""
     from PIL import Image, UnidentifiedImageError
 
-    from .limits import check_path
+    from .limits import check_path, read_capped
 
     _register_heif()
     p = check_path(path, "image file")
@@ -119,11 +121,14 @@ def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedI
     if p.is_dir():
         raise InputError(f"{p} is a directory, not an image")
     notes: list[str] = []
+    src: object = p
+    if not p.is_file():  # a pipe or device: Pillow would read it whole to be able to seek
+        src = io.BytesIO(read_capped(p, MAX_STREAM_BYTES, "image from a pipe or device", InputError))
     try:
         # our own limit (checked below) is the one that applies; Pillow's bomb *warning*
         # (89-179 MP) would be a second, stray line on stderr
         bomb = warnings.catch_warnings(action="ignore", category=Image.DecompressionBombWarning)
-        with bomb, Image.open(p) as im:
+        with bomb, Image.open(src) as im:
             w, h = im.size
             if w < 1 or h < 1:
                 raise InputError(f"{p}: empty image")

@@ -57,7 +57,7 @@ def read_capped(path: str | os.PathLike, cap: int, what: str = "file",
     except OSError as e:
         raise InputError(f"cannot read {p}: {e.strerror or e}") from None
     if total > cap:
-        raise too_large(f"{p}: too large for a {what} (more than {cap} bytes)")
+        raise too_large(f"{p}: too large ({what} of more than {cap} bytes)")
     return b"".join(chunks)
 
 

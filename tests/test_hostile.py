@@ -77,6 +77,52 @@ def test_decode_from_an_endless_pipe(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_encode_from_an_endless_pipe_is_bounded(tmp_path, capsys, monkeypatch):
+    from sggic import images
+
+    monkeypatch.setattr(images, "MAX_STREAM_BYTES", 1 << 20)
+    fifo = tmp_path / "img.png"
+    os.mkfifo(fifo)
+    stop = threading.Event()
+
+    def writer():
+        try:
+            with open(fifo, "wb") as f:
+                while not stop.is_set():
+                    f.write(b"\x89PNG" * 4096)
+        except OSError:
+            pass
+
+    th = threading.Thread(target=writer, daemon=True)
+    th.start()
+    try:
+        err = _one_line(capsys, main(["encode", str(fifo), "-o", str(tmp_path / "o.sgc")]))
+    finally:
+        stop.set()
+        th.join(5)
+    assert "too large" in err
+
+
+def test_image_from_a_pipe_still_encodes(tmp_path):
+    from PIL import Image
+
+    from sggic.images import load_image
+
+    fifo = tmp_path / "img.png"
+    os.mkfifo(fifo)
+    buf = __import__("io").BytesIO()
+    Image.fromarray(small_image()).save(buf, "PNG")
+
+    def writer():
+        with open(fifo, "wb") as f:
+            f.write(buf.getvalue())
+
+    th = threading.Thread(target=writer, daemon=True)
+    th.start()
+    assert load_image(fifo).rgb.shape == (32, 48, 3)
+    th.join(5)
+
+
 def test_read_capped_reads_at_most_cap_plus_one(tmp_path):
     p = tmp_path / "f"
     p.write_bytes(b"x" * 100)
