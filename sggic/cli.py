@@ -173,10 +173,11 @@ def _encode(a: argparse.Namespace) -> None:
 
 
 def _decode(a: argparse.Namespace) -> None:
-    from .images import save_image
+    from .images import output_format, save_image
     from .pipeline import decode_detailed
 
     _check_output_folder(a.output, a.input)
+    output_format(a.output)  # an unsupported extension fails before decoding, not after
     t = time.perf_counter()
     r = decode_detailed(a.input, restorer=a.restorer, max_pixels=a.max_pixels)
     save_image(r.image, a.output)

@@ -206,12 +206,19 @@ _FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".t
             ".tiff": "TIFF", ".bmp": "BMP", ".ppm": "PPM"}
 
 
+def output_format(path: str | os.PathLike) -> str:
+    """Pillow's format name for an output path's extension; InputError if unsupported."""
+    suffix = Path(path).suffix
+    fmt = _FORMATS.get(suffix.lower())
+    if fmt is None:
+        raise InputError(f"unsupported output extension {suffix!r}; use one of {', '.join(sorted(_FORMATS))}")
+    return fmt
+
+
 def save_image(image, path: str | os.PathLike) -> None:
     """Save a PIL image atomically; the format follows the extension (PNG if none)."""
     p = Path(path)
-    fmt = _FORMATS.get(p.suffix.lower())
-    if fmt is None:
-        raise InputError(f"unsupported output extension {p.suffix!r}; use one of {', '.join(sorted(_FORMATS))}")
+    fmt = output_format(p)
     buf = io.BytesIO()
     kwargs = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     image.save(buf, fmt, **kwargs)

