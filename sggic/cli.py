@@ -8,13 +8,13 @@ Set SGGIC_DEBUG=1 to see tracebacks of unexpected errors.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from typing import Sequence
 
 from .errors import InputError, SggicError
+from .terminal import printable
 
 
 def _bpp(text: str) -> float:
@@ -22,6 +22,16 @@ def _bpp(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _max_pixels(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
 
 
 def _threads(text: str) -> int:
@@ -53,6 +63,7 @@ def _run_config(a: argparse.Namespace):  # -> RunConfig
 
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .limits import DEFAULT_MAX_PIXELS
 
     from .batch import cli as batch_cli
     from .cliparse import SuggestingParser
@@ -92,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="image format of the outputs when decoding into a folder (default png)")
     d.add_argument("-v", "--verbose", action="store_true", help="say which implementation ran each stage")
     d.add_argument("-q", "--quiet", action="store_true", help="no summary line or progress bar")
+    d.add_argument("--max-pixels", type=_max_pixels, default=DEFAULT_MAX_PIXELS,
+                   help=f"refuse files above N pixels before decoding (default {DEFAULT_MAX_PIXELS})")
     _add_run_config(d)
     batch_cli.add_options(d)
 
@@ -157,14 +170,15 @@ def _describe_image(path: str, quiet: bool):
     r = describe_detailed(path)
     if not quiet:
         for note in r.notes:
-            print(f"sggic: note: VLM: {note}", file=sys.stderr)
+            print(f"sggic: note: VLM: {printable(note)}", file=sys.stderr)
     return r.semantics
 
 
-def _check_output_folder(path: str) -> None:
-    parent = os.path.dirname(path) or "."
-    if not os.path.isdir(parent):
-        raise InputError(f"output folder does not exist: {parent}")
+def _check_output_folder(path: str, *inputs: str) -> None:
+    """Before any long work: the output can be written and is not one of the inputs."""
+    from .outputs import check_output
+
+    check_output(path, inputs)
 
 
 def _encode_semantics(a: argparse.Namespace):
@@ -183,7 +197,7 @@ def _describe(a: argparse.Namespace) -> None:
     from .images import atomic_write
 
     if a.output:
-        _check_output_folder(a.output)
+        _check_output_folder(a.output, a.input)
     text = _describe_image(a.input, a.quiet).to_json() + "\n"
     if a.output:
         atomic_write(a.output, text.encode("utf-8"))
@@ -201,6 +215,7 @@ def _encode(a: argparse.Namespace) -> None:
         return batch_cli.encode(a)
     a.input = a.input[0]
     _check_sgc_name(a.output, a.force)
+    _check_output_folder(a.output, a.input, *([a.semantics] if a.semantics else []))
     config = _run_config(a)
     sem = _encode_semantics(a)
     t = time.perf_counter()
@@ -211,9 +226,9 @@ def _encode(a: argparse.Namespace) -> None:
     atomic_write(a.output, r.data)
     if not a.quiet:
         for note in r.notes:
-            print(f"sggic: note: {note}", file=sys.stderr)
+            print(f"sggic: note: {printable(note)}", file=sys.stderr)
         h = r.header
-        print(f"{a.output}: {len(r.data)} bytes, {len(r.data) * 8 / (h.width * h.height):.4f} bpp "
+        print(f"{printable(a.output)}: {len(r.data)} bytes, {len(r.data) * 8 / (h.width * h.height):.4f} bpp "
               f"(target {r.target_bytes} bytes), {h.width}x{h.height}, base quality {h.quality}, "
               f"{time.perf_counter() - t:.1f} s")
 
@@ -230,19 +245,21 @@ def _check_sgc_name(output: str, force: bool) -> None:
 
 def _decode(a: argparse.Namespace) -> None:
     from .batch import cli as batch_cli
-    from .images import save_image
+    from .images import output_format, save_image
     from .pipeline import decode_detailed
     from .progress import activity
 
     if batch_cli.is_batch(a.input, a.output):
         return batch_cli.decode(a)
     a.input = a.input[0]
+    _check_output_folder(a.output, a.input)
+    output_format(a.output)  # an unsupported extension fails before decoding, not after
     config = _run_config(a)
     t = time.perf_counter()
     with activity("decode", unit="tile", enabled=False if a.quiet else None):
-        r = decode_detailed(a.input, restorer=a.restorer, config=config)
+        r = decode_detailed(a.input, restorer=a.restorer, config=config, max_pixels=a.max_pixels)
     for w in r.warnings:
-        print(f"sggic: warning: {w}", file=sys.stderr)
+        print(f"sggic: warning: {printable(w)}", file=sys.stderr)
     save_image(r.image, a.output)
     if a.verbose:
         for stage, what in r.stages.items():
@@ -250,36 +267,37 @@ def _decode(a: argparse.Namespace) -> None:
     if not a.quiet:
         h = r.header
         size = os.path.getsize(a.input)
-        print(f"{a.output}: {h.width}x{h.height} from {size} bytes ({size * 8 / (h.width * h.height):.4f} bpp), "
+        print(f"{printable(a.output)}: {h.width}x{h.height} from {size} bytes ({size * 8 / (h.width * h.height):.4f} bpp), "
               f"restorer {r.stages['restoration']}, {time.perf_counter() - t:.1f} s")
 
 
 def _info(a: argparse.Namespace) -> None:
     from .pipeline import info
+    from .terminal import dumps_exact, printable as esc
 
     d = info(a.input)
     if a.json:
-        print(json.dumps(d, indent=2, ensure_ascii=False))
+        print(dumps_exact(d))
         return
-    print(f"{a.input}: sggic format v{d['format_version']}, {d['width']}x{d['height']}, "
+    print(f"{esc(a.input)}: sggic format v{d['format_version']}, {d['width']}x{d['height']}, "
           f"{d['bytes']} bytes ({d['bpp']:.4f} bpp)")
     bc = d["base_codec"]
     print(f"  base layer: {bc['name']} (id {bc['id']}) quality {bc['quality']} at {d['base_size'][0]}x{d['base_size'][1]}")
     prof = d["profile"]
-    comps = ", ".join(f"{c['stage']} {c['name']} (id {c['id']}, weights v{c['weights_version']})"
+    comps = ", ".join(f"{c['stage']} {esc(c['name'])} (id {c['id']}, weights v{c['weights_version']})"
                       for c in prof["components"])
-    print(f"  profile: {prof['name']}" + (f": {comps}" if comps else " (no profile section)"))
-    print(f"  restorer: {d['restorer']['name']} (id {d['restorer']['id']}), seed {d['seed']}"
+    print(f"  profile: {esc(prof['name'])}" + (f": {comps}" if comps else " (no profile section)"))
+    print(f"  restorer: {esc(d['restorer']['name'])} (id {d['restorer']['id']}), seed {d['seed']}"
           f"{', fixed settings' if d['fixed_settings'] else ''}{', grayscale' if d['grayscale'] else ''}")
-    print("  sections: " + ", ".join(f"{k} {v} B" for k, v in d["sections"].items()))
+    print("  sections: " + ", ".join(f"{esc(k)} {v} B" for k, v in d["sections"].items()))
     sem = d["semantics"]
     if sem is None:
         print("  semantics: none")
     else:
         print("  semantics:")
         for o in sem["objects"]:
-            print(f"    - {o['name']}: {o['detail']}")
-        print(f"    description: {sem['description']}")
+            print(f"    - {esc(o['name'])}: {esc(o['detail'])}")
+        print(f"    description: {esc(sem['description'])}")
 
 
 def _sample(a: argparse.Namespace) -> None:
@@ -334,18 +352,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         handlers[args.command](args)
     except SggicError as e:
-        print(f"sggic: error: {e}", file=sys.stderr)
+        print(f"sggic: error: {printable(e)}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("sggic: interrupted", file=sys.stderr)
         return 130
+    except RecursionError:
+        print("sggic: error: input nested too deeply", file=sys.stderr)
+        return 2
     except MemoryError:
         print("sggic: error: out of memory (try a smaller image)", file=sys.stderr)
         return 1
     except Exception as e:  # an sggic bug: still one line unless debugging
         if os.environ.get("SGGIC_DEBUG"):
             raise
-        print(f"sggic: internal error: {type(e).__name__}: {e} (set SGGIC_DEBUG=1 for details)", file=sys.stderr)
+        print(f"sggic: internal error: {type(e).__name__}: {printable(e)} (set SGGIC_DEBUG=1 for details)",
+              file=sys.stderr)
         return 70
     return 0
 

@@ -51,4 +51,7 @@ class SuggestingParser(argparse.ArgumentParser):
         return "; " + " ".join(hints) if hints else ""
 
     def error(self, message: str):  # type: ignore[override]
-        super().error(message + self.suggestion(message))
+        """One ``sggic: error:`` line (not argparse's usage dump), with the suggestion if any."""
+        from .terminal import printable
+
+        self.exit(2, f"sggic: error: {printable(message + self.suggestion(message))} (see {self.prog} --help)\n")

@@ -42,6 +42,7 @@ MAX_SIDE = 65535
 MAX_PIXELS = 100_000_000
 MAX_SECTION_BYTES = 1 << 24
 MAX_FILE_BYTES = 1 << 26
+MAX_SEED = 1 << 32
 _MAX_VARINT_BYTES = 5
 
 
@@ -122,6 +123,8 @@ def _read_varint(buf: bytes, pos: int, what: str) -> tuple[int, int]:
         b = buf[pos + i]
         n |= (b & 0x7F) << (7 * i)
         if not b & 0x80:
+            if b == 0 and i > 0:  # a padded number: one value, one encoding
+                raise BitstreamError(f"corrupt .sgc file (non-canonical number in {what})")
             return n, pos + i + 1
     raise BitstreamError(f"corrupt .sgc file (overlong number in {what})")
 
@@ -140,6 +143,8 @@ def _check_header(h: Header) -> None:
         raise BitstreamError(f"image too large ({h.width}x{h.height} > {MAX_PIXELS} pixels)")
     if h.flags & ~_KNOWN_FLAGS:
         raise BitstreamError("unsupported .sgc header flags (file from a newer sggic?)")
+    if not 0 <= h.seed < MAX_SEED:
+        raise BitstreamError(f"corrupt .sgc header (seed {h.seed} is not below 2^32)")
     if not (0 <= h.codec_id <= 255 and 0 <= h.restorer_id <= 255):
         raise BitstreamError("corrupt .sgc header (id out of range)")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,8 @@ def _register_heif() -> None:
     except ImportError:  # HEIC input then simply is not recognised
         pass
 
+
+MAX_STREAM_BYTES = 1 << 28  # an image read from a pipe or device is buffered, so it is capped
 
 _SRGB_NAMES = {"sRGB IEC61966-2.1", "sRGB IEC61966-2-1", "sRGB built-in", "sRGB"}
 
@@ -89,6 +92,8 @@ def _pixels(im) -> tuple[np.ndarray, bool]:
         return np.repeat(a[..., None], 3, axis=2), True
     if im.mode == "F":
         a = np.asarray(im, dtype=np.float64)
+        if not np.isfinite(a).all():
+            raise InputError("floating-point image holds NaN or infinite samples")
         scale = 255.0 if a.max() <= 1.0 else 1.0
         a = np.clip(np.round(a * scale), 0, 255).astype(np.uint8)
         return np.repeat(a[..., None], 3, axis=2), True
@@ -107,15 +112,23 @@ def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedI
     """Read an image file into sRGB 8-bit pixels, or raise InputError in one line."""
     from PIL import Image, UnidentifiedImageError
 
+    from .limits import check_path, read_capped
+
     _register_heif()
-    p = Path(path)
+    p = check_path(path, "image file")
     if not p.exists():
         raise InputError(f"no such file: {p}")
     if p.is_dir():
         raise InputError(f"{p} is a directory, not an image")
     notes: list[str] = []
+    src: object = p
+    if not p.is_file():  # a pipe or device: Pillow would read it whole to be able to seek
+        src = io.BytesIO(read_capped(p, MAX_STREAM_BYTES, "image from a pipe or device", InputError))
     try:
-        with Image.open(p) as im:
+        # our own limit (checked below) is the one that applies; Pillow's bomb *warning*
+        # (89-179 MP) would be a second, stray line on stderr
+        bomb = warnings.catch_warnings(action="ignore", category=Image.DecompressionBombWarning)
+        with bomb, Image.open(src) as im:
             w, h = im.size
             if w < 1 or h < 1:
                 raise InputError(f"{p}: empty image")
@@ -134,8 +147,13 @@ def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedI
     except Image.DecompressionBombError:
         raise InputError(f"{p}: image too large (decompression bomb guard)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise InputError(f"{p}: cannot read image ({e})") from None
+        raise InputError(f"{p}: cannot read image ({_first_line(e)})") from None
     return loaded
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
 
 
 def from_pil(im, notes: list[str] | None = None) -> LoadedImage:
@@ -159,11 +177,14 @@ def from_pil(im, notes: list[str] | None = None) -> LoadedImage:
 
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     """Write bytes so that a failure never leaves a partial file at ``path``."""
-    p = Path(path)
+    from .outputs import check_output
+
+    p = check_output(path)  # never replace a device, FIFO or directory
     parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"output folder does not exist: {parent}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=parent)
+    except OSError as e:
+        raise InputError(f"cannot write in {parent}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -171,11 +192,13 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is not what a user expects
         os.replace(tmp, p)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise InputError(f"cannot write {p}: {exc.strerror or exc}") from None
         raise
 
 
@@ -183,12 +206,19 @@ _FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".t
             ".tiff": "TIFF", ".bmp": "BMP", ".ppm": "PPM"}
 
 
+def output_format(path: str | os.PathLike) -> str:
+    """Pillow's format name for an output path's extension; InputError if unsupported."""
+    suffix = Path(path).suffix
+    fmt = _FORMATS.get(suffix.lower())
+    if fmt is None:
+        raise InputError(f"unsupported output extension {suffix!r}; use one of {', '.join(sorted(_FORMATS))}")
+    return fmt
+
+
 def save_image(image, path: str | os.PathLike) -> None:
     """Save a PIL image atomically; the format follows the extension (PNG if none)."""
     p = Path(path)
-    fmt = _FORMATS.get(p.suffix.lower())
-    if fmt is None:
-        raise InputError(f"unsupported output extension {p.suffix!r}; use one of {', '.join(sorted(_FORMATS))}")
+    fmt = output_format(p)
     buf = io.BytesIO()
     kwargs = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     image.save(buf, fmt, **kwargs)

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import container
+from . import arguments, container, limits
 from .adapt.base import FixedSettings, Settings, SettingsPolicy
 from .codecs import CODECS
 from .codecs._pixels import downsample2x
@@ -94,7 +93,12 @@ def encode_detailed(
     from .restore.registry import restorer_id
     from .semantics.textcoder import encode_semantics
 
-    stages = encoder_stages(config, base=base, restorer=restorer)
+    bpp = arguments.check_number("bpp", bpp)
+    seed = arguments.check_int("seed", seed, 0, 2**32)
+    fixed = arguments.check_bool("fixed", fixed)
+    semantics = arguments.check_semantics(semantics)
+    stages = encoder_stages(config, base=None if base is None else arguments.check_str("base", base),
+                            restorer=None if restorer is None else arguments.check_str("restorer", restorer))
     rid = restorer_id(stages.restorer.name)
     codec = stages.codec
     codec.check_available()
@@ -149,25 +153,21 @@ def encode(image: Any, bpp: float = DEFAULT_BPP, base: str | None = None,
 
 
 def _read_bytes(data: bytes | str | os.PathLike) -> bytes:
+    arguments.check_source(data)
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data)
-    p = Path(data)
-    try:
-        if p.stat().st_size > container.MAX_FILE_BYTES:
-            raise BitstreamError(f"{p}: too large to be an .sgc file")
-        return p.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"no such file: {p}") from None
-    except IsADirectoryError:
-        raise InputError(f"{p} is a directory, not an .sgc file") from None
-    except OSError as e:
-        raise InputError(f"cannot read {p}: {e.strerror}") from None
+    # at most MAX_FILE_BYTES + 1 bytes, whatever the file is (st_size is 0 for pipes)
+    return limits.read_capped(data, container.MAX_FILE_BYTES, ".sgc file")
 
 
-def _parse(data: bytes) -> tuple[container.SgcFile, Semantics]:
+def _parse(data: bytes, max_pixels: int | None = None) -> tuple[container.SgcFile, Semantics]:
+    """Container, then the limits (from the header alone), then the semantics."""
     from .semantics.textcoder import decode_semantics
 
     f = container.read(data)
+    if max_pixels is not None:
+        limits.check_decode_size(f.header.width, f.header.height, max_pixels)
+    limits.check_quality(codec_by_id(f.header.codec_id), f.header.quality)
     sem = decode_semantics(f.semantics) if f.semantics is not None else Semantics()
     return f, sem
 
@@ -178,6 +178,7 @@ def decode_detailed(
     segmenter: Segmenter | None = None,
     policy: SettingsPolicy | None = None,
     config: RunConfig | None = None,
+    max_pixels: int = limits.DEFAULT_MAX_PIXELS,
 ) -> DecodeResult:
     """Run every decoder stage and keep the intermediate results.
 
@@ -190,8 +191,10 @@ def decode_detailed(
     from .profiles import decoder_stages
 
     cfg = config or DEFAULT_CONFIG
+    arguments.check_restorer(restorer)
+    max_pixels = limits.check_max_pixels(max_pixels)
     raw = _read_bytes(data)
-    f, sem = _parse(raw)
+    f, sem = _parse(raw, max_pixels)
     h = f.header
     st = decoder_stages(f, cfg, restorer=restorer, segmenter=segmenter, policy=policy)
     st.check_available()
@@ -245,9 +248,12 @@ def decode_detailed(
 
 
 def decode(data: bytes | str | os.PathLike, restorer: str | None = None,
-           config: RunConfig | None = None) -> Any:
-    """Decode a .sgc file (bytes or path) into a PIL image of the original size."""
-    return decode_detailed(data, restorer=restorer, config=config).image
+           config: RunConfig | None = None, max_pixels: int = limits.DEFAULT_MAX_PIXELS) -> Any:
+    """Decode a .sgc file (bytes or path) into a PIL image of the original size.
+
+    Files above ``max_pixels`` (width x height) are refused before any decoding.
+    """
+    return decode_detailed(data, restorer=restorer, config=config, max_pixels=max_pixels).image
 
 
 def info(data: bytes | str | os.PathLike) -> dict:

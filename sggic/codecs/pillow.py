@@ -10,6 +10,7 @@ savings. Encoders run single-threaded so that templates are the same on every ma
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from abc import abstractmethod
 from functools import lru_cache
@@ -18,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import BackendUnavailable, BitstreamError, InputError
+from . import _sniff
 from ._pixels import check_rgb, check_size, pad_edge, padded_size
 from ._template import apply_patch, make_patch
 from .base import BaseCodec
@@ -75,6 +77,10 @@ class _PillowCodec(BaseCodec):
         try:
             data = apply_patch(_template(type(self), pw, ph, q), bytes(payload))
         except ValueError as exc:
+            raise BitstreamError(f"corrupt {self.name} payload: {exc}") from None
+        try:  # format and picture size come from the payload's headers, before any decoder allocates
+            _sniff.check_payload(self.name, data, pw, ph)
+        except (ValueError, struct.error) as exc:
             raise BitstreamError(f"corrupt {self.name} payload: {exc}") from None
         try:
             with warnings.catch_warnings():

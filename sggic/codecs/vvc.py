@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import BackendUnavailable, BitstreamError, InputError
-from . import _nal
+from . import _nal, _paramsets, _sniff
 from ._ffmpeg import run_ffmpeg
 from ._pixels import check_rgb, check_size, pad_edge, padded_size, rgb_to_yuv420p10, yuv420p10_to_rgb
 from .base import BaseCodec
@@ -75,6 +75,16 @@ def template_parameter_sets(width: int, height: int, qp: int, preset: str = PRES
     grey = np.full((height, width, 3), 128, np.uint8)
     stream = _encode_stream(rgb_to_yuv420p10(grey), width, height, qp, preset)
     return tuple(n for n in _nal.split_annexb(stream) if _nal.nal_type(n) in _nal.PARAMETER_SETS)
+
+
+def decoder_parameter_sets(width: int, height: int, qp: int, preset: str = PRESET) -> tuple[bytes, ...]:
+    """The sets :func:`template_parameter_sets` gives, at a constant cost for any size.
+
+    Rewritten from a 16x16 template (sggic.codecs._paramsets): a file claiming a huge
+    picture must not make the decoder run libvvenc on that huge picture.
+    """
+    small = template_parameter_sets(_paramsets.TEMPLATE_SIZE, _paramsets.TEMPLATE_SIZE, qp, preset)
+    return _paramsets.resize_parameter_sets(small, width, height)
 
 
 def pack_nals(nals: Sequence[bytes]) -> bytes:
@@ -176,10 +186,16 @@ class VVCCodec(BaseCodec):
         check_size(width, height)
         nals = unpack_nals(bytes(payload))
         pw, ph = padded_size(width, height, PAD_MULTIPLE, MIN_SIZE)
+        try:  # a stored SPS must code the header's size before ffmpeg allocates anything
+            _sniff.check_vvc_sps(nals, pw, ph)
+        except ValueError as exc:
+            raise BitstreamError(f"corrupt VVC payload: {exc}") from None
         if not any(_nal.nal_type(n) == _nal.SPS for n in nals):
-            nals = [*template_parameter_sets(pw, ph, qp, self.preset), *nals]
+            nals = [*decoder_parameter_sets(pw, ph, qp, self.preset), *nals]
         # -xerror: without it ffmpeg conceals a damaged slice and exits 0
-        args = ["-xerror", "-threads", "1", "-f", "vvc", "-i", "-", "-frames:v", "1",
+        # a hard backstop too: ffmpeg refuses frames above the CTU-aligned padded size
+        args = ["-max_pixels", str((pw + 128) * (ph + 128)),
+                "-xerror", "-threads", "1", "-f", "vvc", "-i", "-", "-frames:v", "1",
                 "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-"]  # fmt: skip
         raw = run_ffmpeg(args, _nal.join_annexb(nals), BitstreamError, "corrupt VVC payload")
         expected = pw * ph * 3 // 2 * 2

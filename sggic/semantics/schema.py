@@ -26,6 +26,7 @@ MAX_FIELD_CHARS = max(FIELD_LIMITS.values())
 """The longest any field may be (the description's limit)."""
 MAX_TOTAL_CHARS = MAX_OBJECTS * (MAX_NAME_CHARS + MAX_DETAIL_CHARS) + MAX_DESCRIPTION_CHARS
 """Characters of a whole semantics at the limits."""
+MAX_JSON_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,11 @@ class Semantics:
             if not o["name"].strip():
                 raise InputError(f"semantics JSON: object {i} has an empty name")
             out.append(SemanticObject(o["name"], detail))
+        for text in [desc] + [t for o in out for t in (o.name, o.detail)]:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InputError("semantics JSON: a field holds a lone surrogate (not valid Unicode)") from None
         sem = cls(tuple(out), desc)
         sem.check_limits()
         return sem
@@ -114,12 +120,20 @@ class Semantics:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise InputError(f"semantics JSON is not valid JSON: {e.msg} (line {e.lineno})") from None
+        except RecursionError:
+            raise InputError("semantics JSON is nested too deeply") from None
+        except ValueError as e:  # e.g. an integer of more than 4300 digits
+            raise InputError(f"semantics JSON cannot be read: {str(e).splitlines()[0][:100]}") from None
         return cls.from_dict(data)
 
     @classmethod
     def load(cls, path: str | Path) -> "Semantics":
+        from ..limits import read_capped
+
+        # bounded read: the path may name a device or a pipe (st_size 0)
+        raw = read_capped(path, MAX_JSON_BYTES, "semantics file", InputError)
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
             raise InputError(f"cannot read semantics file {path}: {getattr(e, 'strerror', None) or e}") from None
         return cls.from_json(text)
