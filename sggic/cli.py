@@ -214,8 +214,8 @@ def _encode(a: argparse.Namespace) -> None:
     if batch_cli.is_batch(a.input, a.output):
         return batch_cli.encode(a)
     a.input = a.input[0]
-    _check_sgc_name(a.output, a.force)
     _check_output_folder(a.output, a.input, *([a.semantics] if a.semantics else []))
+    _check_sgc_name(a.output, a.force)
     config = _run_config(a)
     sem = _encode_semantics(a)
     t = time.perf_counter()

@@ -160,14 +160,17 @@ def _read_bytes(data: bytes | str | os.PathLike) -> bytes:
     return limits.read_capped(data, container.MAX_FILE_BYTES, ".sgc file")
 
 
-def _parse(data: bytes, max_pixels: int | None = None) -> tuple[container.SgcFile, Semantics]:
+def _parse(data: bytes, max_pixels: int | None = None,
+           config: RunConfig | None = None) -> tuple[container.SgcFile, Semantics]:
     """Container, then the limits (from the header alone), then the semantics."""
     from .semantics.textcoder import decode_semantics
 
     f = container.read(data)
     if max_pixels is not None:
         limits.check_decode_size(f.header.width, f.header.height, max_pixels)
-    limits.check_quality(codec_by_id(f.header.codec_id), f.header.quality)
+    from .codecs import codec_by_id
+
+    limits.check_quality(codec_by_id(f.header.codec_id, config), f.header.quality)
     sem = decode_semantics(f.semantics) if f.semantics is not None else Semantics()
     return f, sem
 
@@ -194,7 +197,7 @@ def decode_detailed(
     arguments.check_restorer(restorer)
     max_pixels = limits.check_max_pixels(max_pixels)
     raw = _read_bytes(data)
-    f, sem = _parse(raw, max_pixels)
+    f, sem = _parse(raw, max_pixels, cfg)
     h = f.header
     st = decoder_stages(f, cfg, restorer=restorer, segmenter=segmenter, policy=policy)
     st.check_available()

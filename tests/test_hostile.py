@@ -281,13 +281,14 @@ def test_special_outputs_are_refused_before_encoding(tmp_path, tiny_png, capsys,
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     for target, what in [("/dev/null", "not a regular file"), (str(fifo), "not a regular file"),
-                         (str(tmp_path), "is a directory"), ("", "empty"),
+                         ("", "empty"),
                          (str(tiny_png), "is the input"), (str(tmp_path / "no" / "o.sgc"), "does not exist")]:
         err = _one_line(capsys, main(["encode", str(tiny_png), "-o", target]))
         assert what in err, err
     assert fifo.exists() and not fifo.is_file()  # still a FIFO
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
     assert tiny_png.read_bytes()[:4] == b"\x89PNG"
+    # (-o naming an existing folder is batch mode: the .sgc goes into that folder; tests/test_batch.py)
 
 
 def test_read_only_folder_is_one_line(tmp_path, tiny_png, capsys, monkeypatch):
@@ -343,7 +344,7 @@ def test_info_escapes_control_characters(tmp_path, capsys):
     assert main(["info", str(src)]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\r" not in out and "\u202e" not in out and "\x07" not in out
-    assert len(out.splitlines()) == 7, out  # no forged lines
+    assert len(out.splitlines()) == 8, out  # no forged lines (title, base, profile, restorer, sections, 3 semantics)
     assert "\\x1b[2J" in out and "\\ud800" in out and "evil\\nname.sgc" in out
     assert main(["info", "--json", str(src)]) == 0
     d = json.loads(capsys.readouterr().out)

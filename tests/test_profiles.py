@@ -163,5 +163,5 @@ def test_info_names_reserved_components_without_building_them(offline_file: byte
     d = sggic.info(data)
     assert d["base_codec"]["name"] == "cheng2020" and d["restorer"]["name"] == "diffusion"
     assert [c["name"] for c in d["profile"]["components"]] == ["cheng2020", "clipseg", "dyndiff", "diffusion"]
-    with pytest.raises(BackendUnavailable, match="^the full profile cannot run here: base codec 'cheng2020' is reserved"):
+    with pytest.raises(BackendUnavailable, match="^the full profile cannot run here: .*cheng2020"):
         sggic.decode(data, config=RunConfig(profile="full"))
