@@ -1,10 +1,32 @@
-"""Rate control: the highest base quality whose whole file fits the byte budget."""
+"""Rate control: the largest file that fits the byte budget, with as few slow encodes as possible.
+
+One search serves sggic's encoder and the benchmark's baselines (``search_index``), so
+every codec gets the same rule: the largest file whose size is <= the budget among the
+codec's quality settings, found by interpolation/bisection over a list ordered from the
+smallest file to the largest, then a look at the next ``LOOKAHEAD`` settings (sizes are
+only nearly monotone). What happens when even the smallest file is too large is the
+caller's ``unreachable`` policy: ``"raise"`` (RateError; sggic never writes an
+over-budget file) or ``"smallest"`` (the smallest file, flagged ``above_target``; the
+benchmark reports such points at their real rate).
+
+Two things make sggic's encoder fast and full (issue 13, numbers in docs/codecs.md):
+
+* A codec may offer a cheap *size probe* (VVC: the same settings at libvvenc's
+  ``faster`` preset, 5-6x quicker, sizes within a few percent of ``medium``). The search
+  then runs on probe sizes, and only the last step encodes for real, two settings at a
+  time in parallel (one process per core), correcting the probe by the measured ratio.
+* A codec may offer *refinements* of a quality: settings between it and the next
+  coarser step (VVC: chroma qp offsets between qp and qp - 1), searched after the coarse
+  step is found, so files fill their budget more closely.
+"""
 
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 
@@ -12,14 +34,22 @@ from .codecs.base import BaseCodec
 from .errors import InputError, RateError, SggicError
 
 MAX_BPP = 8.0
+LOOKAHEAD = 2  # settings above the found one that are also tried (sizes are only nearly monotone)
+UNREACHABLE_POLICIES = ("raise", "smallest")
+Unreachable = Literal["raise", "smallest"]
+MAX_REAL_ROUNDS = 3  # rounds of real encodes after the probe search
+GOOD_FILL = 0.97  # a real file this full ends the search
+REFUSED = math.inf  # the size of a setting the encoder refuses: "too large" for the search
 
 
 @dataclass(frozen=True)
 class RateChoice:
     quality: int
     payload: bytes
-    file_bytes: int  # the chosen file always fits, so never the "refused" infinity
-    tries: int
+    file_bytes: int
+    tries: int  # real encodes (probes not counted)
+    above_target: bool = False  # only with unreachable="smallest": the smallest file, over budget
+    probes: int = 0  # cheap probe encodes
 
 
 def budget_bytes(bpp: float, width: int, height: int) -> int:
@@ -29,61 +59,245 @@ def budget_bytes(bpp: float, width: int, height: int) -> int:
     return int(math.floor(bpp * width * height / 8.0))
 
 
+def default_workers() -> int:
+    """Parallel encodes: one per core, at most 2 (the second halves the wall time; more do not help)."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+SizeBatch = Callable[[list[int]], list[float]]
+
+
+def search_index(sizes: SizeBatch, n: int, budget: float, workers: int = 1,
+                 lookahead: int = LOOKAHEAD) -> int | None:
+    """Index of the largest size <= ``budget`` in a list of ``n`` settings (smallest first).
+
+    ``sizes(indexes)`` returns the sizes of those settings (it may evaluate them in
+    parallel; up to ``workers`` are asked per round). None when ``sizes([0])`` is over
+    the budget. The search interpolates log(size) between the bracketing settings (sizes
+    grow roughly geometrically), bisects when that does not halve the bracket, never
+    evaluates the top of the list just to bound the search, and finally tries the
+    ``lookahead`` settings above the one found.
+    """
+    known: dict[int, float] = {}
+
+    def ask(indexes: list[int]) -> None:
+        need = sorted({i for i in indexes if 0 <= i < n and i not in known})
+        if need:
+            for i, s in zip(need, sizes(need)):
+                known[i] = s
+
+    ask([0])
+    if known[0] > budget:
+        return None
+    lo, hi = 0, n  # known[lo] fits; hi is the first index known not to (n: none known)
+    bisect_next = True
+    while hi - lo > 1:
+        width = hi - lo
+        i = (lo + hi) // 2
+        if not bisect_next and hi < n and math.isfinite(known[hi]) and known[hi] > known[lo] > 0:
+            frac = math.log(budget / known[lo]) / math.log(known[hi] / known[lo])
+            i = min(max(lo + int(math.floor(frac * width)), lo + 1), hi - 1)
+        batch = [i]
+        if workers > 1:  # the neighbour on the side of the bracket that is larger
+            batch.append(i + 1 if i + 1 < hi and hi - i > i - lo else i - 1 if i - 1 > lo else i + 1)
+        ask([j for j in batch if lo < j < hi][:workers])
+        inside = sorted(j for j in known if lo < j < hi)
+        for j in inside:  # treat sizes as monotone: first misfit closes the bracket
+            if known[j] <= budget:
+                lo = j
+            else:
+                hi = j
+                break
+        bisect_next = (hi - lo) * 2 > width  # interpolation did not halve the bracket
+    ahead = [j for j in range(lo + 1, lo + 1 + lookahead) if j < n]
+    for k in range(0, len(ahead), max(1, workers)):
+        ask(ahead[k : k + max(1, workers)])
+    fits = [j for j in [lo, *ahead] if j in known and known[j] <= budget]
+    return max(fits)
+
+
+def _map(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list[Any]:
+    if workers <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:  # encoders are subprocesses
+        return list(pool.map(fn, items))
+
+
+def search(encode: Callable[[Any], bytes], qualities: Sequence[Any], budget: int,
+           file_size: Callable[[Any, bytes], int] | None = None, unreachable: Unreachable = "raise",
+           workers: int = 1, what: str = "the codec") -> RateChoice:
+    """The largest file within ``budget`` over ``qualities``, by real encodes only.
+
+    ``file_size(quality, data)`` is what is counted (default: ``len(data)``).
+    """
+    return _Search(encode, None, budget, file_size, workers).run(list(qualities), (), unreachable, what, None)
+
+
 def fit_rate(
     codec: BaseCodec,
     rgb: np.ndarray,
     budget: int,
     file_size: Callable[[int, bytes], int],
-    pixels: int,
+    pixels: int | None = None,
+    unreachable: Unreachable = "raise",
+    workers: int | None = None,
+    probe: bool = True,
 ) -> RateChoice:
-    """Find the largest file within ``budget`` in the codec's quality list.
+    """The largest file within ``budget`` that ``codec`` makes for ``rgb``.
 
     ``file_size(quality, payload)`` gives the size of the complete file with that
-    payload (framing and semantics included), so the budget is the whole file's.
-    Quality lists are ordered from the smallest file to the largest and sizes are taken
-    as monotone. Encodes are the cost (a VVC encode of a large picture takes seconds,
-    and the highest qualities are the slowest), so the search interpolates log(size)
-    between the bracketing qualities (sizes grow roughly geometrically with quality),
-    falls back to bisection when that does not halve the bracket, and never encodes the
-    top of the list just to bound the search.
+    payload (framing and semantics included), so the budget is the whole file's; it
+    must depend on the payload only through its length. ``pixels`` (of the original
+    image) is used for the bits-per-pixel figures of the RateError message.
+    ``probe=False`` searches with real encodes only (the encoder before issue 13 did,
+    without refinements; kept for comparisons).
     """
-    qs = list(codec.qualities())
-    cache: dict[int, tuple[bytes, int | float]] = {}
+    workers = default_workers() if workers is None else max(1, int(workers))
+    probe_fn = codec.size_probe(rgb) if probe else None
+    s = _Search(lambda q: codec.encode(rgb, q), probe_fn, budget, file_size, workers)
+    refine = codec.refinements if probe else (lambda q: ())
+    what = codec.name
+    return s.run(list(codec.qualities()), refine, unreachable, what, pixels)
 
-    def size_at(i: int) -> int | float:
-        if i not in cache:
-            try:
-                payload = codec.encode(rgb, qs[i])
-            except SggicError:
-                if i == 0:
-                    raise
-                # e.g. libvvenc refuses very high qualities on tiny noisy pictures: such a
-                # setting cannot be used, which for the search is the same as "too large"
-                cache[i] = (b"", math.inf)
-                return math.inf
-            cache[i] = (payload, file_size(qs[i], payload))
-        return cache[i][1]
 
-    if size_at(0) > budget:
-        smallest = size_at(0) * 8 / pixels
-        raise RateError(
-            f"target of {budget * 8 / pixels:.4f} bpp ({budget} bytes) is below the smallest file "
-            f"{codec.name} can make for this image ({smallest:.4f} bpp, {size_at(0)} bytes); raise --bpp"
-        )
-    lo, hi = 0, len(qs)  # size_at(lo) fits; hi is the first index known not to (len: none known)
-    bisect_next = True
-    while hi - lo > 1:
-        width = hi - lo
-        i = (lo + hi) // 2
-        if not bisect_next and hi < len(qs) and math.isfinite(size_at(hi)):
-            s_lo, s_hi = size_at(lo), size_at(hi)
-            if s_hi > s_lo > 0:
-                frac = math.log(budget / s_lo) / math.log(s_hi / s_lo)
-                i = min(max(lo + int(math.floor(frac * width)), lo + 1), hi - 1)
-        if size_at(i) <= budget:
-            lo = i
+class _Search:
+    """One rate search: caches of real and probe sizes, and the two-level walk."""
+
+    def __init__(self, encode: Callable[[Any], bytes], probe: Callable[[Any], int] | None, budget: int,
+                 file_size: Callable[[Any, bytes], int] | None, workers: int) -> None:
+        self.encode, self.probe, self.budget, self.workers = encode, probe, budget, workers
+        self.file_size = file_size or (lambda q, data: len(data))
+        self.real: dict[Any, tuple[bytes, float]] = {}
+        self.probed: dict[Any, float] = {}
+        self.refused: dict[Any, SggicError] = {}
+
+    # -- sizes -------------------------------------------------------------------------
+    def _encode_one(self, q: Any) -> tuple[bytes, float]:
+        try:
+            data = self.encode(q)
+        except InputError:
+            raise
+        except SggicError as exc:
+            # e.g. libvvenc refuses very high qualities on tiny noisy pictures: such a
+            # setting cannot be used, which for the search is the same as "too large"
+            self.refused[q] = exc
+            return b"", REFUSED
+        return data, float(self.file_size(q, data))
+
+    def real_sizes(self, qs: list[Any]) -> list[float]:
+        need = [q for q in qs if q not in self.real]
+        for q, r in zip(need, _map(self._encode_one, need, self.workers)):
+            self.real[q] = r
+        return [self.real[q][1] for q in qs]
+
+    def _probe_one(self, q: Any) -> float:
+        assert self.probe is not None
+        try:
+            n = self.probe(q)
+        except InputError:
+            raise
+        except SggicError:
+            return REFUSED
+        return float(self.file_size(q, bytes(n)))
+
+    def probe_sizes(self, qs: list[Any]) -> list[float]:
+        need = [q for q in qs if q not in self.probed]
+        for q, s in zip(need, _map(self._probe_one, need, self.workers)):
+            self.probed[q] = s
+        return [self.probed[q] for q in qs]
+
+    # -- the walk ------------------------------------------------------------------------
+    def _pick(self, ladder: list[Any], sizes: Callable[[list[Any]], list[float]], budget: float) -> int | None:
+        return search_index(lambda idx: sizes([ladder[i] for i in idx]), len(ladder), budget, self.workers)
+
+    def _ladder(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]], sizes: Callable[[list[Any]], list[float]],
+                budget: float) -> tuple[list[Any], int | None]:
+        """Coarse search, then the refinements of the coarse setting found (one list)."""
+        i = self._pick(qs, sizes, budget)
+        if i is None:
+            return qs, None
+        fine = [qs[i], *refine(qs[i])]
+        if len(fine) == 1:
+            return qs, i
+        j = self._pick(fine, sizes, budget)
+        assert j is not None  # fine[0] == qs[i] fits
+        return qs[:i] + fine + qs[i + 1 :], i + j
+
+    def run(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]] | Sequence[Any], unreachable: str,
+            what: str, pixels: int | None) -> RateChoice:
+        if unreachable not in UNREACHABLE_POLICIES:
+            raise InputError(f"unknown unreachable policy {unreachable!r}; choose one of: "
+                             f"{', '.join(UNREACHABLE_POLICIES)}")
+        refine_fn = refine if callable(refine) else (lambda q: ())
+        if self.probe is None:
+            ladder, j = self._ladder(qs, refine_fn, self.real_sizes, self.budget)
         else:
-            hi = i
-        bisect_next = (hi - lo) * 2 > width  # interpolation did not halve the bracket
-    payload, size = cache[lo]
-    return RateChoice(qs[lo], payload, size, len(cache))
+            ladder, j = self._final(qs, refine_fn)
+        if j is None:
+            return self._unreachable(qs[0], unreachable, what, pixels)
+        q = ladder[j]
+        data, size = self.real[q]
+        return RateChoice(q, data, int(size), len(self.real), False, len(self.probed))
+
+    def _final(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]]) -> tuple[list[Any], int | None]:
+        """Probe search, then real encodes (``workers`` at a time) around the probe's choice.
+
+        Probe sizes are corrected by ``ratio`` (real / probe at the setting last encoded
+        for real). A round encodes the predicted setting and the one below it, or, once a
+        real file is known to fit, the settings above it. It stops when the setting above
+        the best real fit is known not to fit, the file fills ``GOOD_FILL`` of the budget,
+        or after ``MAX_REAL_ROUNDS`` rounds.
+        """
+        ratio = 1.0
+        best: int | None = None
+        ladder: list[Any] = qs
+        for _ in range(MAX_REAL_ROUNDS):
+            ladder, p = self._ladder(qs, refine, self.probe_sizes, self.budget / ratio)
+            p = 0 if p is None else p
+            best = self._best(ladder)
+            cand = [best + 1, best + 2] if best is not None and best >= p else [p, p - 1]
+            cand = [i for i in dict.fromkeys(cand) if 0 <= i < len(ladder) and ladder[i] not in self.real]
+            if not cand:
+                break
+            self.real_sizes([ladder[i] for i in cand[: self.workers]])
+            ref = ladder[cand[0]]
+            real, probe = self.real[ref][1], self.probe_sizes([ref])[0]
+            if math.isfinite(real) and math.isfinite(probe) and probe > 0:
+                ratio = real / probe
+            best = self._best(ladder)
+            if best is None:
+                if ladder[0] in self.real and self.real[ladder[0]][1] > self.budget:
+                    return ladder, None
+                continue
+            above = ladder[best + 1] if best + 1 < len(ladder) else None
+            if above is None or (above in self.real and self.real[above][1] > self.budget):
+                break
+            if self.real[ladder[best]][1] >= GOOD_FILL * self.budget:
+                break
+        if best is None:  # the probe misled every round: search the rest with real encodes
+            misfits = [i for i, q in enumerate(ladder) if q in self.real and self.real[q][1] > self.budget]
+            top = min(misfits) if misfits else len(ladder)
+            best = self._pick(ladder[:top], self.real_sizes, self.budget)
+        return ladder, best
+
+    def _best(self, ladder: list[Any]) -> int | None:
+        fits = [i for i, q in enumerate(ladder) if q in self.real and self.real[q][1] <= self.budget]
+        return max(fits) if fits else None
+
+    def _unreachable(self, q0: Any, policy: str, what: str, pixels: int | None) -> RateChoice:
+        self.real_sizes([q0])
+        data, size = self.real[q0]
+        if policy == "smallest" and math.isfinite(size):
+            return RateChoice(q0, data, int(size), len(self.real), True, len(self.probed))
+        if q0 in self.refused:  # the smallest setting fails: that error is the answer
+            raise self.refused[q0]
+        if not math.isfinite(size):
+            raise RateError(f"{what} cannot encode this image at its smallest setting; raise --bpp or change codec")
+        if pixels:
+            raise RateError(
+                f"target of {self.budget * 8 / pixels:.4f} bpp ({self.budget} bytes) is below the smallest file "
+                f"{what} can make for this image ({size * 8 / pixels:.4f} bpp, {int(size)} bytes); raise --bpp"
+            )
+        raise RateError(f"a {self.budget}-byte budget is below the smallest file {what} can make "
+                        f"({int(size)} bytes); raise --bpp")
+

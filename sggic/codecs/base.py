@@ -8,7 +8,7 @@ back. It stores only what its decoder cannot rebuild: anything derivable from
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -25,6 +25,12 @@ class BaseCodec(ABC):
       deterministic; raises :class:`sggic.errors.BitstreamError` on a bad payload.
     * ``check_available()``: raises :class:`sggic.errors.BackendUnavailable` with an
       actionable one-line message when the backend cannot run here.
+    * ``encode_file(rgb, quality) -> bytes`` / ``decode_file(data, width, height)``: the
+      codec's standard file as its own tools write it (no template stripping), for the
+      benchmark's baselines.
+    * Rate-control hooks (optional): ``size_probe(rgb)`` returns a cheap estimator of
+      the payload size at a quality (or None); ``refinements(quality)`` lists settings
+      between ``quality`` and the next entry of ``qualities()``, smallest file first.
     """
 
     name: str = "?"
@@ -41,3 +47,15 @@ class BaseCodec(ABC):
 
     def check_available(self) -> None:  # pragma: no cover - trivial default
         return None
+
+    def encode_file(self, rgb: np.ndarray, quality: int) -> bytes:
+        raise NotImplementedError(f"{self.name} writes no standard file")
+
+    def decode_file(self, data: bytes, width: int, height: int) -> np.ndarray:
+        raise NotImplementedError(f"{self.name} reads no standard file")
+
+    def size_probe(self, rgb: np.ndarray) -> Callable[[int], int] | None:
+        return None
+
+    def refinements(self, quality: int) -> Sequence[int]:
+        return ()

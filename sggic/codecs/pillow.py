@@ -51,6 +51,26 @@ class _PillowCodec(BaseCodec):
     def _padded(self, width: int, height: int) -> tuple[int, int]:
         return padded_size(width, height, self.pad_multiple, self.min_size)
 
+    def encode_file(self, rgb: np.ndarray, quality: int) -> bytes:
+        """The standard file (JPEG/JFIF, RIFF WebP, HEIF boxes) of the edge-padded image."""
+        q = self._check_quality(quality, InputError)
+        img = check_rgb(rgb)
+        self.check_available()
+        h, w = img.shape[:2]
+        pw, ph = self._padded(w, h)
+        return self._save(pad_edge(img, pw, ph), q)
+
+    def decode_file(self, data: bytes, width: int, height: int) -> np.ndarray:
+        """Pixels of a standard file, cropped to ``width x height``."""
+        check_size(width, height)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pixels = self._load(bytes(data))
+        except Exception as exc:  # decoders raise OSError, SyntaxError, ValueError, ...
+            raise BitstreamError(f"corrupt {self.name} file: {_first_line(exc)}") from None
+        return np.ascontiguousarray(pixels[:height, :width], dtype=np.uint8)
+
     def encode(self, rgb: np.ndarray, quality: int) -> bytes:
         q = self._check_quality(quality, InputError)
         img = check_rgb(rgb)

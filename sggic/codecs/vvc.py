@@ -12,7 +12,7 @@ stores the real ones otherwise (see docs/codecs.md, "VVC payload").
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -41,17 +41,76 @@ IMPLICIT_SLICE_HEADER = b"\x00\x39"  # nal_unit_type 7 (IDR_W_RADL), temporal id
 _IMPLICIT_MIN = 0xC0
 
 
-def _encoder_args(width: int, height: int, qp: int, preset: str) -> list[str]:
+# Header quality (docs/codecs.md, "Quality"): 0..63 is a plain qp (every file written before
+# the chroma refinement, and still the coarse steps); 64 + CHROMA_SLOTS * qp + (k - 1) is qp
+# with both chroma qp offsets at -k, k in 1..CHROMA_SLOTS. Every value up to QUALITY_MAX is valid.
+CHROMA_SLOTS = 12  # libvvenc accepts chroma qp offsets -12..12
+PACKED_BASE = 64
+QUALITY_MAX = PACKED_BASE + CHROMA_SLOTS * (QP_MAX + 1) - 1
+CHROMA_STEPS = (1, 2, 3, 4, 5, 6, 8, 10, 12)  # refinements rate control tries between qp and qp - 1
+PROBE_PRESET = "faster"  # rate control's size probe: 5-6x quicker than medium, sizes within ~10 %
+
+
+def pack_quality(qp: int, chroma_offset: int = 0) -> int:
+    """The header quality for a qp and a chroma qp offset in -CHROMA_SLOTS..0."""
+    if not 0 <= qp <= QP_MAX or not -CHROMA_SLOTS <= chroma_offset <= 0:
+        raise InputError(f"VVC settings out of range: qp {qp}, chroma offset {chroma_offset}")
+    return qp if chroma_offset == 0 else PACKED_BASE + CHROMA_SLOTS * qp + (-chroma_offset - 1)
+
+
+def unpack_quality(quality: int) -> tuple[int, int]:
+    """(qp, chroma qp offset) of a header quality; ValueError outside 0..QUALITY_MAX."""
+    if not 0 <= quality <= QUALITY_MAX:
+        raise ValueError(f"VVC quality must be in 0..{QUALITY_MAX}, got {quality}")
+    if quality < PACKED_BASE:
+        return quality, 0
+    qp, k = divmod(quality - PACKED_BASE, CHROMA_SLOTS)
+    return qp, -(k + 1)
+
+
+def qp_of_quality(quality: int) -> int:
+    """The luma qp a header quality codes with (what the fitted restorer is conditioned on)."""
+    return unpack_quality(int(quality))[0]
+
+
+def encoder_args(width: int, height: int, qp: int, preset: str = PRESET, chroma_offset: int = 0) -> list[str]:
+    """The ffmpeg arguments of every libvvenc encode (sggic's base layer and the bench's baseline).
+
+    Raw 10-bit 4:2:0 on stdin, one intra picture as an Annex-B stream on stdout. A zero
+    chroma offset adds no argument, so such encodes are those of files written before it
+    existed.
+    """
+    extra = ["-vvenc-params", f"CbQpOffset={chroma_offset}:CrQpOffset={chroma_offset}"] if chroma_offset else []
     return [
         "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-s", f"{width}x{height}", "-i", "-",
-        "-threads", str(THREADS), "-c:v", "libvvenc", "-preset", preset, "-qp", str(qp),
+        "-threads", str(THREADS), "-c:v", "libvvenc", "-preset", preset, "-qp", str(qp), *extra,
         "-frames:v", "1", "-f", "vvc", "-",
     ]  # fmt: skip
 
 
-def _encode_stream(yuv: bytes, width: int, height: int, qp: int, preset: str) -> bytes:
+def decoder_args() -> list[str]:
+    """ffmpeg arguments decoding one VVC picture from stdin to raw 10-bit 4:2:0 on stdout.
+
+    -xerror: without it ffmpeg conceals a damaged slice and exits 0.
+    """
+    return ["-xerror", "-threads", "1", "-f", "vvc", "-i", "-", "-frames:v", "1",
+            "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-"]  # fmt: skip
+
+
+def _encode_stream(yuv: bytes, width: int, height: int, qp: int, preset: str, chroma_offset: int = 0) -> bytes:
     # inputs are validated before this point, so a failure here is the backend's
-    return run_ffmpeg(_encoder_args(width, height, qp, preset), yuv, BackendUnavailable, "libvvenc failed")
+    args = encoder_args(width, height, qp, preset, chroma_offset)
+    return run_ffmpeg(args, yuv, BackendUnavailable, "libvvenc failed")
+
+
+def decode_stream(stream: bytes, width: int, height: int, what: str = "corrupt VVC payload") -> np.ndarray:
+    """RGB pixels of an Annex-B stream coding a ``padded_size(width, height)`` picture, cropped."""
+    pw, ph = padded_size(width, height, PAD_MULTIPLE, MIN_SIZE)
+    raw = run_ffmpeg(decoder_args(), stream, BitstreamError, what)
+    expected = pw * ph * 3 // 2 * 2
+    if len(raw) != expected:
+        raise BitstreamError(f"{what}: decoded {len(raw)} bytes, expected {expected}")
+    return np.ascontiguousarray(yuv420p10_to_rgb(raw, pw, ph)[:height, :width])
 
 
 @lru_cache(maxsize=1)
@@ -66,14 +125,15 @@ def _check_backend() -> None:
 
 
 @lru_cache(maxsize=32)
-def template_parameter_sets(width: int, height: int, qp: int, preset: str = PRESET) -> tuple[bytes, ...]:
-    """The parameter-set NAL units libvvenc writes for a padded size, qp and preset.
+def template_parameter_sets(width: int, height: int, qp: int, preset: str = PRESET,
+                            chroma_offset: int = 0) -> tuple[bytes, ...]:
+    """The parameter-set NAL units libvvenc writes for a padded size, qp, preset and chroma offset.
 
     Rebuilt by coding a flat grey picture with exactly the encoder's settings: the sets
-    do not depend on the picture content. Cached per (w, h, qp, preset) for this process.
+    do not depend on the picture content. Cached per settings for this process.
     """
     grey = np.full((height, width, 3), 128, np.uint8)
-    stream = _encode_stream(rgb_to_yuv420p10(grey), width, height, qp, preset)
+    stream = _encode_stream(rgb_to_yuv420p10(grey), width, height, qp, preset, chroma_offset)
     return tuple(n for n in _nal.split_annexb(stream) if _nal.nal_type(n) in _nal.PARAMETER_SETS)
 
 
@@ -120,14 +180,22 @@ def unpack_nals(payload: bytes) -> list[bytes]:
     return nals
 
 
-def _check_qp(qp: int, error: type[Exception]) -> int:
-    if not isinstance(qp, (int, np.integer)) or not 0 <= int(qp) <= QP_MAX:
-        raise error(f"VVC quality must be a qp in 0..{QP_MAX}, got {qp!r}")
-    return int(qp)
+def _check_quality(quality: int, error: type[Exception]) -> tuple[int, int]:
+    if isinstance(quality, (int, np.integer)) and not isinstance(quality, bool):
+        try:
+            return unpack_quality(int(quality))
+        except ValueError:
+            pass
+    raise error(f"VVC quality must be a qp in 0..{QP_MAX} or a packed qp and chroma offset "
+                f"up to {QUALITY_MAX}, got {quality!r}")
+
+
+def _slices_only(stream: bytes) -> list[bytes]:
+    return [n for n in _nal.split_annexb(stream) if _nal.nal_type(n) not in _nal.DROPPABLE | _nal.PARAMETER_SETS]
 
 
 class VVCCodec(BaseCodec):
-    """libvvenc intra coding at a fixed qp; 10-bit 4:2:0, colour conversion done in numpy."""
+    """libvvenc intra coding at a fixed qp (and chroma offset); 10-bit 4:2:0, colour conversion in numpy."""
 
     name = "vvc"
     codec_id = 1
@@ -143,46 +211,72 @@ class VVCCodec(BaseCodec):
     def qualities(self) -> Sequence[int]:
         return tuple(range(QP_MAX, QP_MIN - 1, -1))
 
-    def check_available(self) -> None:
-        _check_backend()
+    def refinements(self, quality: int) -> Sequence[int]:
+        """qp with chroma qp offsets -1 .. -12: files between qp and qp - 1 (2-5 % steps)."""
+        qp, chroma = _check_quality(quality, InputError)
+        if chroma != 0:
+            return ()
+        return tuple(pack_quality(qp, -k) for k in CHROMA_STEPS)
 
-    def encode(self, rgb: np.ndarray, quality: int) -> bytes:
-        qp = _check_qp(quality, InputError)
-        img = check_rgb(rgb)
-        h, w = img.shape[:2]
-        return self.compact(self.annexb_stream(img, qp), w, h, qp)
-
-    def annexb_stream(self, rgb: np.ndarray, qp: int) -> bytes:
-        """The plain .266 stream libvvenc writes for the padded image (for measurements)."""
+    def size_probe(self, rgb: np.ndarray) -> Callable[[int], int]:
+        """Payload bytes at a quality, estimated with libvvenc's ``faster`` preset."""
         img = check_rgb(rgb)
         h, w = img.shape[:2]
         pw, ph = padded_size(w, h, PAD_MULTIPLE, MIN_SIZE)
         yuv = rgb_to_yuv420p10(pad_edge(img, pw, ph))
-        return _encode_stream(yuv, pw, ph, _check_qp(qp, InputError), self.preset)
 
-    def compact(self, stream: bytes, width: int, height: int, qp: int) -> bytes:
+        def probe(quality: int) -> int:
+            qp, chroma = _check_quality(quality, InputError)
+            return len(pack_nals(_slices_only(_encode_stream(yuv, pw, ph, qp, PROBE_PRESET, chroma))))
+
+        return probe
+
+    def check_available(self) -> None:
+        _check_backend()
+
+    def encode(self, rgb: np.ndarray, quality: int) -> bytes:
+        qp, chroma = _check_quality(quality, InputError)
+        img = check_rgb(rgb)
+        h, w = img.shape[:2]
+        return self.compact(self._stream(img, qp, chroma), w, h, int(quality))
+
+    def encode_file(self, rgb: np.ndarray, quality: int) -> bytes:
+        """The plain .266 stream libvvenc writes for the padded image (parameter sets included)."""
+        qp, chroma = _check_quality(quality, InputError)
+        return self._stream(check_rgb(rgb), qp, chroma)
+
+    def annexb_stream(self, rgb: np.ndarray, qp: int) -> bytes:
+        """Same as :meth:`encode_file` (kept for sggic.codecs._measure)."""
+        return self.encode_file(rgb, qp)
+
+    def _stream(self, img: np.ndarray, qp: int, chroma: int) -> bytes:
+        h, w = img.shape[:2]
+        pw, ph = padded_size(w, h, PAD_MULTIPLE, MIN_SIZE)
+        yuv = rgb_to_yuv420p10(pad_edge(img, pw, ph))
+        return _encode_stream(yuv, pw, ph, qp, self.preset, chroma)
+
+    def compact(self, stream: bytes, width: int, height: int, quality: int) -> bytes:
         """The payload for a stream: drop AUD/SEI, drop parameter sets the decoder rebuilds."""
+        qp, chroma = _check_quality(quality, InputError)
         pw, ph = padded_size(width, height, PAD_MULTIPLE, MIN_SIZE)
         nals = [n for n in _nal.split_annexb(stream) if _nal.nal_type(n) not in _nal.DROPPABLE]
         sets = tuple(n for n in nals if _nal.nal_type(n) in _nal.PARAMETER_SETS)
         rest = [n for n in nals if _nal.nal_type(n) not in _nal.PARAMETER_SETS]
         has_sps = any(_nal.nal_type(n) == _nal.SPS for n in sets)
-        if has_sps and sets == template_parameter_sets(pw, ph, qp, self.preset):
+        if has_sps and sets == template_parameter_sets(pw, ph, qp, self.preset, chroma):
             return pack_nals(rest)
         return pack_nals(nals)  # fallback: the decoder could not rebuild them, keep them
 
     def decode(self, payload: bytes, width: int, height: int, quality: int) -> np.ndarray:
-        qp = _check_qp(quality, BitstreamError)
+        qp, chroma = _check_quality(quality, BitstreamError)
         check_size(width, height)
         nals = unpack_nals(bytes(payload))
         pw, ph = padded_size(width, height, PAD_MULTIPLE, MIN_SIZE)
         if not any(_nal.nal_type(n) == _nal.SPS for n in nals):
-            nals = [*template_parameter_sets(pw, ph, qp, self.preset), *nals]
-        # -xerror: without it ffmpeg conceals a damaged slice and exits 0
-        args = ["-xerror", "-threads", "1", "-f", "vvc", "-i", "-", "-frames:v", "1",
-                "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-"]  # fmt: skip
-        raw = run_ffmpeg(args, _nal.join_annexb(nals), BitstreamError, "corrupt VVC payload")
-        expected = pw * ph * 3 // 2 * 2
-        if len(raw) != expected:
-            raise BitstreamError(f"corrupt VVC payload: decoded {len(raw)} bytes, expected {expected}")
-        return np.ascontiguousarray(yuv420p10_to_rgb(raw, pw, ph)[:height, :width])
+            nals = [*template_parameter_sets(pw, ph, qp, self.preset, chroma), *nals]
+        return decode_stream(_nal.join_annexb(nals), width, height)
+
+    def decode_file(self, data: bytes, width: int, height: int) -> np.ndarray:
+        """Pixels of a plain .266 stream (as :meth:`encode_file` writes it)."""
+        check_size(width, height)
+        return decode_stream(bytes(data), width, height, "VVC decoding failed")
