@@ -38,7 +38,8 @@ LOOKAHEAD = 2  # settings above the found one that are also tried (sizes are onl
 UNREACHABLE_POLICIES = ("raise", "smallest")
 Unreachable = Literal["raise", "smallest"]
 MAX_REAL_ROUNDS = 3  # rounds of real encodes after the probe search
-GOOD_FILL = 0.97  # a real file this full ends the search
+GOOD_FILL = 0.96  # a real file this full ends the search
+PROBE_GROWTH = 1.13  # prior size ratio between neighbouring coarse settings (VVC qp: 1.05-1.2)
 REFUSED = math.inf  # the size of a setting the encoder refuses: "too large" for the search
 
 
@@ -68,15 +69,17 @@ SizeBatch = Callable[[list[int]], list[float]]
 
 
 def search_index(sizes: SizeBatch, n: int, budget: float, workers: int = 1,
-                 lookahead: int = LOOKAHEAD) -> int | None:
+                 lookahead: int = LOOKAHEAD, growth: float | None = None) -> int | None:
     """Index of the largest size <= ``budget`` in a list of ``n`` settings (smallest first).
 
     ``sizes(indexes)`` returns the sizes of those settings (it may evaluate them in
     parallel; up to ``workers`` are asked per round). None when ``sizes([0])`` is over
     the budget. The search interpolates log(size) between the bracketing settings (sizes
-    grow roughly geometrically), bisects when that does not halve the bracket, never
-    evaluates the top of the list just to bound the search, and finally tries the
-    ``lookahead`` settings above the one found.
+    grow roughly geometrically), bisects when that does not halve the bracket, and
+    finally tries the ``lookahead`` settings above the one found. Without ``growth`` it
+    never evaluates the top of the list just to bound the search; with it (a prior size
+    ratio between neighbours, or None) it jumps from the smallest size straight to the
+    predicted setting and asks its neighbour too.
     """
     known: dict[int, float] = {}
 
@@ -90,16 +93,18 @@ def search_index(sizes: SizeBatch, n: int, budget: float, workers: int = 1,
     if known[0] > budget:
         return None
     lo, hi = 0, n  # known[lo] fits; hi is the first index known not to (n: none known)
-    bisect_next = True
+    bisect_next = growth is None
     while hi - lo > 1:
         width = hi - lo
         i = (lo + hi) // 2
-        if not bisect_next and hi < n and math.isfinite(known[hi]) and known[hi] > known[lo] > 0:
+        if hi < n and math.isfinite(known[hi]) and known[hi] > known[lo] > 0 and not bisect_next:
             frac = math.log(budget / known[lo]) / math.log(known[hi] / known[lo])
             i = min(max(lo + int(math.floor(frac * width)), lo + 1), hi - 1)
+        elif hi == n and growth is not None and known[lo] > 0:
+            i = min(max(lo + int(math.floor(math.log(budget / known[lo]) / math.log(growth))), lo + 1), hi - 1)
         batch = [i]
-        if workers > 1:  # the neighbour on the side of the bracket that is larger
-            batch.append(i + 1 if i + 1 < hi and hi - i > i - lo else i - 1 if i - 1 > lo else i + 1)
+        if workers > 1:  # and a neighbour, to close the bracket in one round
+            batch.append(i + 1 if i + 1 < hi else i - 1)
         ask([j for j in batch if lo < j < hi][:workers])
         inside = sorted(j for j in known if lo < j < hi)
         for j in inside:  # treat sizes as monotone: first misfit closes the bracket
@@ -108,7 +113,7 @@ def search_index(sizes: SizeBatch, n: int, budget: float, workers: int = 1,
             else:
                 hi = j
                 break
-        bisect_next = (hi - lo) * 2 > width  # interpolation did not halve the bracket
+        bisect_next = (hi - lo) * 2 > width and growth is None  # interpolation did not halve it
     ahead = [j for j in range(lo + 1, lo + 1 + lookahead) if j < n]
     for k in range(0, len(ahead), max(1, workers)):
         ask(ahead[k : k + max(1, workers)])
@@ -207,20 +212,29 @@ class _Search:
         return [self.probed[q] for q in qs]
 
     # -- the walk ------------------------------------------------------------------------
-    def _pick(self, ladder: list[Any], sizes: Callable[[list[Any]], list[float]], budget: float) -> int | None:
-        return search_index(lambda idx: sizes([ladder[i] for i in idx]), len(ladder), budget, self.workers)
+    def _pick(self, ladder: list[Any], sizes: Callable[[list[Any]], list[float]], budget: float,
+              lookahead: int = LOOKAHEAD, growth: float | None = None) -> int | None:
+        return search_index(lambda idx: sizes([ladder[i] for i in idx]), len(ladder), budget, self.workers,
+                            lookahead, growth)
 
     def _ladder(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]], sizes: Callable[[list[Any]], list[float]],
-                budget: float) -> tuple[list[Any], int | None]:
-        """Coarse search, then the refinements of the coarse setting found (one list)."""
-        i = self._pick(qs, sizes, budget)
+                budget: float, probing: bool = False) -> tuple[list[Any], int | None]:
+        """Coarse search, then the refinements of the coarse setting found: (all settings, index).
+
+        With ``probing`` the coarse search starts from the prior ``PROBE_GROWTH`` and
+        looks one setting ahead (probes are cheap but not free).
+        """
+        ahead, growth = (1, PROBE_GROWTH) if probing else (LOOKAHEAD, None)
+        i = self._pick(qs, sizes, budget, ahead, growth)
         if i is None:
             return qs, None
         fine = [qs[i], *refine(qs[i])]
         if len(fine) == 1:
             return qs, i
-        j = self._pick(fine, sizes, budget)
+        # the next coarse setting closes the bracket (its size is usually known already)
+        j = self._pick(fine + qs[i + 1 : i + 2], sizes, budget, ahead if probing else 0)
         assert j is not None  # fine[0] == qs[i] fits
+        j = min(j, len(fine) - 1)
         return qs[:i] + fine + qs[i + 1 :], i + j
 
     def run(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]] | Sequence[Any], unreachable: str,
@@ -242,38 +256,45 @@ class _Search:
     def _final(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]]) -> tuple[list[Any], int | None]:
         """Probe search, then real encodes (``workers`` at a time) around the probe's choice.
 
-        Probe sizes are corrected by ``ratio`` (real / probe at the setting last encoded
-        for real). A round encodes the predicted setting and the one below it, or, once a
-        real file is known to fit, the settings above it. It stops when the setting above
-        the best real fit is known not to fit, the file fills ``GOOD_FILL`` of the budget,
-        or after ``MAX_REAL_ROUNDS`` rounds.
+        Each round predicts the setting from the probe sizes times ``ratio`` (real /
+        probe, measured on the real encodes so far) and encodes it and its neighbour.
+        It stops when the setting above the best real fit is known not to fit, when that
+        file fills ``GOOD_FILL`` of the budget, or after ``MAX_REAL_ROUNDS`` rounds;
+        should the probe mislead them all, real encodes search what is left.
         """
         ratio = 1.0
-        best: int | None = None
         ladder: list[Any] = qs
         for _ in range(MAX_REAL_ROUNDS):
-            ladder, p = self._ladder(qs, refine, self.probe_sizes, self.budget / ratio)
+            ladder, p = self._ladder(qs, refine, self.probe_sizes, self.budget / ratio, probing=True)
             p = 0 if p is None else p
             best = self._best(ladder)
-            cand = [best + 1, best + 2] if best is not None and best >= p else [p, p - 1]
+            if best is not None and best >= p:
+                cand = [best + 1, best + 2]
+            else:
+                cand = [p, p - 1]
             cand = [i for i in dict.fromkeys(cand) if 0 <= i < len(ladder) and ladder[i] not in self.real]
             if not cand:
                 break
-            self.real_sizes([ladder[i] for i in cand[: self.workers]])
-            ref = ladder[cand[0]]
-            real, probe = self.real[ref][1], self.probe_sizes([ref])[0]
-            if math.isfinite(real) and math.isfinite(probe) and probe > 0:
-                ratio = real / probe
+            cand = cand[: self.workers]
+            self.real_sizes([ladder[i] for i in cand])
+            ratios = [self.real[ladder[i]][1] / self.probed[ladder[i]] for i in cand
+                      if ladder[i] in self.probed and 0 < self.probed[ladder[i]] < math.inf
+                      and math.isfinite(self.real[ladder[i]][1])]
+            if ratios:
+                ratio = ratios[0]  # at the predicted setting
             best = self._best(ladder)
             if best is None:
                 if ladder[0] in self.real and self.real[ladder[0]][1] > self.budget:
                     return ladder, None
+                if not ratios:
+                    ratio *= 1.2
                 continue
             above = ladder[best + 1] if best + 1 < len(ladder) else None
             if above is None or (above in self.real and self.real[above][1] > self.budget):
-                break
+                break  # the next setting up is known not to fit
             if self.real[ladder[best]][1] >= GOOD_FILL * self.budget:
                 break
+        best = self._best(ladder)
         if best is None:  # the probe misled every round: search the rest with real encodes
             misfits = [i for i, q in enumerate(ladder) if q in self.real and self.real[q][1] > self.budget]
             top = min(misfits) if misfits else len(ladder)

@@ -47,7 +47,7 @@ _IMPLICIT_MIN = 0xC0
 CHROMA_SLOTS = 12  # libvvenc accepts chroma qp offsets -12..12
 PACKED_BASE = 64
 QUALITY_MAX = PACKED_BASE + CHROMA_SLOTS * (QP_MAX + 1) - 1
-CHROMA_STEPS = (1, 2, 3, 4, 5, 6, 8, 10, 12)  # refinements rate control tries between qp and qp - 1
+CHROMA_STEPS = (1, 2, 4, 6, 9, 12)  # refinements rate control tries between qp and qp - 1
 PROBE_PRESET = "faster"  # rate control's size probe: 5-6x quicker than medium, sizes within ~10 %
 
 
