@@ -254,52 +254,65 @@ class _Search:
         return RateChoice(q, data, int(size), len(self.real), False, len(self.probed))
 
     def _final(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]]) -> tuple[list[Any], int | None]:
-        """Probe search, then real encodes (``workers`` at a time) around the probe's choice.
+        """Probe-guided search: the coarse setting first, then its refinements.
 
-        Each round predicts the setting from the probe sizes times ``ratio`` (real /
-        probe, measured on the real encodes so far) and encodes it and its neighbour.
-        It stops when the setting above the best real fit is known not to fit, when that
-        file fills ``GOOD_FILL`` of the budget, or after ``MAX_REAL_ROUNDS`` rounds;
-        should the probe mislead them all, real encodes search what is left.
+        1. Probe search over ``qs`` predicts the coarse setting; real encodes of it and
+           the next larger one run in parallel. Probe sizes are then corrected by the
+           measured ratio (real / probe) and the round repeats until a real file fits and
+           the next coarse setting is known not to (usually one round: the probe's error,
+           a few percent, is below a coarse step).
+        2. Unless that file already fills ``GOOD_FILL`` of the budget, the refinements of
+           the coarse setting are probed, corrected by the ratio measured at it, and the
+           predicted one and the one below it are encoded for real, in parallel.
+        Should the probe mislead every round, real encodes search what is left.
         """
-        ratio = 1.0
-        ladder: list[Any] = qs
+        ratio, i = 1.0, None
         for _ in range(MAX_REAL_ROUNDS):
-            ladder, p = self._ladder(qs, refine, self.probe_sizes, self.budget / ratio, probing=True)
-            p = 0 if p is None else p
-            best = self._best(ladder)
-            if best is not None and best >= p:
-                cand = [best + 1, best + 2]
+            i = self._pick(qs, self.probe_sizes, self.budget / ratio, 1, PROBE_GROWTH)
+            i = 0 if i is None else i
+            c = self._coarse_best(qs)
+            if c is not None and c >= i:  # the prediction is known to fit: look above it
+                cand = [c + 1, c + 2]
             else:
-                cand = [p, p - 1]
-            cand = [i for i in dict.fromkeys(cand) if 0 <= i < len(ladder) and ladder[i] not in self.real]
-            if not cand:
-                break
-            cand = cand[: self.workers]
-            self.real_sizes([ladder[i] for i in cand])
-            ratios = [self.real[ladder[i]][1] / self.probed[ladder[i]] for i in cand
-                      if ladder[i] in self.probed and 0 < self.probed[ladder[i]] < math.inf
-                      and math.isfinite(self.real[ladder[i]][1])]
-            if ratios:
-                ratio = ratios[0]  # at the predicted setting
-            best = self._best(ladder)
-            if best is None:
-                if ladder[0] in self.real and self.real[ladder[0]][1] > self.budget:
-                    return ladder, None
-                if not ratios:
-                    ratio *= 1.2
+                cand = [i, i + 1]
+            cand = [j for j in cand if j < len(qs) and qs[j] not in self.real][: self.workers]
+            if cand:
+                self.real_sizes([qs[j] for j in cand])
+                ratio = self._ratio(qs[cand[0]], ratio)
+            c = self._coarse_best(qs)
+            if c is None:
+                if qs[0] in self.real and self.real[qs[0]][1] > self.budget:
+                    return qs, None
                 continue
-            above = ladder[best + 1] if best + 1 < len(ladder) else None
-            if above is None or (above in self.real and self.real[above][1] > self.budget):
-                break  # the next setting up is known not to fit
-            if self.real[ladder[best]][1] >= GOOD_FILL * self.budget:
+            if c + 1 >= len(qs) or (qs[c + 1] in self.real and self.real[qs[c + 1]][1] > self.budget):
                 break
-        best = self._best(ladder)
-        if best is None:  # the probe misled every round: search the rest with real encodes
-            misfits = [i for i, q in enumerate(ladder) if q in self.real and self.real[q][1] > self.budget]
-            top = min(misfits) if misfits else len(ladder)
-            best = self._pick(ladder[:top], self.real_sizes, self.budget)
-        return ladder, best
+        c = self._coarse_best(qs)
+        if c is None:  # the probe misled every round: real encodes search the rest
+            misfits = [j for j, q in enumerate(qs) if q in self.real and self.real[q][1] > self.budget]
+            c = self._pick(qs[: min(misfits) if misfits else len(qs)], self.real_sizes, self.budget)
+            if c is None:
+                return qs, None
+        fine = [qs[c], *refine(qs[c])]
+        ladder = qs[:c] + fine + qs[c + 1 :]
+        if len(fine) == 1 or self.real[qs[c]][1] >= GOOD_FILL * self.budget:
+            return ladder, c
+        ratio = self._ratio(qs[c], ratio)
+        bound = fine + qs[c + 1 : c + 2]  # the next coarse setting closes the bracket
+        k = self._pick(bound, lambda q: [s * ratio for s in self.probe_sizes(q)], self.budget, 1)
+        k = min(k or 0, len(fine) - 1)
+        cand = [j for j in (k, k - 1) if j > 0 and fine[j] not in self.real][: self.workers]
+        if cand:
+            self.real_sizes([fine[j] for j in cand])
+        fits = [j for j, q in enumerate(fine) if q in self.real and self.real[q][1] <= self.budget]
+        return ladder, c + max(fits)
+
+    def _ratio(self, q: Any, default: float) -> float:
+        real, probe = self.real[q][1], self.probe_sizes([q])[0]
+        return real / probe if math.isfinite(real) and 0 < probe < math.inf else default
+
+    def _coarse_best(self, qs: list[Any]) -> int | None:
+        fits = [j for j, q in enumerate(qs) if q in self.real and self.real[q][1] <= self.budget]
+        return max(fits) if fits else None
 
     def _best(self, ladder: list[Any]) -> int | None:
         fits = [i for i, q in enumerate(ladder) if q in self.real and self.real[q][1] <= self.budget]
