@@ -171,6 +171,7 @@ def test_vvc_quality_packing_round_trips():
     refs = vvc.VVCCodec().refinements(50)
     assert [vvc.unpack_quality(q) for q in refs] == [(50, -k) for k in vvc.CHROMA_STEPS]
     assert vvc.VVCCodec().refinements(refs[0]) == ()
+    assert vvc.VVCCodec().refinements(vvc.QP_MIN) == ()  # the top of qualities(): no next step
 
 
 @pytest.mark.parametrize("bpp", [0, -0.1, math.nan, 9, "0.03"])

@@ -214,7 +214,7 @@ class VVCCodec(BaseCodec):
     def refinements(self, quality: int) -> Sequence[int]:
         """qp with chroma qp offsets -1 .. -12: files between qp and qp - 1 (2-5 % steps)."""
         qp, chroma = _check_quality(quality, InputError)
-        if chroma != 0:
+        if chroma != 0 or not QP_MIN < qp <= QP_MAX:  # QP_MIN is the top of the list: nothing above
             return ()
         return tuple(pack_quality(qp, -k) for k in CHROMA_STEPS)
 
