@@ -80,6 +80,59 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def preset_table(images: list[Any], qps: list[int], settings: list[tuple[str, bool]]) -> None:
+    """Base layer only (half resolution): time per encode and BD-rate against medium + QPA.
+
+    Pixels are compared with the half-resolution original; rates are payload bytes.
+    """
+    from sggic.bench.report import bd_rate
+    from sggic.codecs import _nal
+    from sggic.codecs._ffmpeg import run_ffmpeg
+    from sggic.codecs._pixels import pad_edge, padded_size, rgb_to_yuv420p10
+    from sggic.codecs.vvc import MIN_SIZE, PAD_MULTIPLE, decode_stream, encoder_args, pack_nals
+    from sggic.errors import BackendUnavailable
+    from sggic.metrics import get_metric
+    from sggic.pipeline import downsample2x
+
+    metrics = {m: get_metric(m) for m in ("psnr", "ssimulacra2")}
+    rows: dict[tuple[str, bool], dict[str, Any]] = {st: {"t": [], "curves": {}} for st in settings}
+    for img in images:
+        half = downsample2x(img.rgb)
+        h, w = half.shape[:2]
+        pw, ph = padded_size(w, h, PAD_MULTIPLE, MIN_SIZE)
+        yuv = rgb_to_yuv420p10(pad_edge(half, pw, ph))
+        for preset, qpa in settings:
+            curve = {m: [] for m in metrics}
+            for qp in qps:
+                args = encoder_args(pw, ph, qp, preset)
+                if not qpa:
+                    args = args[:-5] + ["-qpa", "0"] + args[-5:]
+                c0 = _cpu()
+                stream = run_ffmpeg(args, yuv, BackendUnavailable, "libvvenc failed")
+                rows[(preset, qpa)]["t"].append(_cpu() - c0)
+                keep = [n for n in _nal.split_annexb(stream)
+                        if _nal.nal_type(n) not in _nal.DROPPABLE | _nal.PARAMETER_SETS]
+                rate = len(pack_nals(keep))
+                out = decode_stream(stream, w, h)
+                for m, fn in metrics.items():
+                    curve[m].append((rate, float(fn(half, out))))
+            rows[(preset, qpa)]["curves"][img.id] = curve
+        print(f"# {img.id} done", flush=True)
+    ref = rows[("medium", True)]["curves"]
+    print()
+    print(f"qp {qps[0]}..{qps[-1]}, {len(images)} photos, base layer at half resolution; BD-rate vs medium + QPA")
+    print("| preset | QPA | median CPU s per encode | BD-rate PSNR (mean over photos) | BD-rate SSIMULACRA2 |")
+    print("|---|---|---|---|---|")
+    for st in settings:
+        bd = {}
+        for m in metrics:
+            vals = [bd_rate(ref[i][m], rows[st]["curves"][i][m])[0] for i in ref]
+            vals = [v for v in vals if math.isfinite(v)]
+            bd[m] = f"{statistics.mean(vals):+.1f} %" if vals else "n/a"
+        print(f"| {st[0]} | {'on' if st[1] else 'off'} | {statistics.median(rows[st]['t']):.3f} | "
+              f"{bd['psnr']} | {bd['ssimulacra2']} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--photos", type=Path, required=True, help="photos.tsv")
@@ -92,7 +145,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--large-old", action="store_true", help="also time the old encoder on --large")
     ap.add_argument("--no-metrics", action="store_true")
     ap.add_argument("--json", type=Path, help="write every point here")
+    ap.add_argument("--presets", default="", help="instead: base-layer table for these presets "
+                    "(each with QPA on and off), e.g. faster,fast,medium,slow")
+    ap.add_argument("--qps", default="40,44,48,52,56,60")
     a = ap.parse_args(argv)
+    if a.presets:
+        from sggic.bench.data import dataset_images as _images
+
+        imgs = _images(a.split, a.photos, a.size)[: a.limit or None]
+        settings = [(p, q) for p in a.presets.split(",") for q in (True, False)]
+        preset_table(imgs, [int(q) for q in a.qps.split(",")], settings)
+        return 0
 
     from sggic.bench.data import dataset_images
     from sggic.bench.report import bd_rate
