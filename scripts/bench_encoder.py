@@ -133,6 +133,49 @@ def preset_table(images: list[Any], qps: list[int], settings: list[tuple[str, bo
               f"{bd['psnr']} | {bd['ssimulacra2']} |")
 
 
+def report(points: list[dict[str, Any]], large_points: list[dict[str, Any]], bpps: list[float],
+           modes: list[str], metrics: Any) -> None:
+    """The table (medians per size, rate and mode) and the BD-rates of new against old."""
+    from sggic.bench.report import bd_rate
+
+    print()
+    print(f"command: {' '.join(sys.argv)}")
+    print("| size | bpp | mode | median s | max s | median CPU s | median fill % | min fill % | max fill % | mean PSNR | mean SSIMULACRA2 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for pts in (points, large_points):
+        for size in sorted({p["size"] for p in pts}):
+            for bpp in bpps:
+                for mode in modes:
+                    sel = [p for p in pts if p["size"] == size and p["bpp"] == bpp and p["mode"] == mode]
+                    if not sel:
+                        continue
+                    t = [p["seconds"] for p in sel]
+                    f = [100 * p["fill"] for p in sel]
+                    ps = [p["psnr"] for p in sel if "psnr" in p]
+                    ss = [p["ssimulacra2"] for p in sel if "ssimulacra2" in p]
+                    print(f"| {size} | {bpp} | {mode} | {statistics.median(t):.2f} | {max(t):.2f} | "
+                          f"{statistics.median(p['cpu'] for p in sel):.2f} | "
+                          f"{statistics.median(f):.1f} | {min(f):.1f} | {max(f):.1f} | "
+                          f"{statistics.mean(ps) if ps else math.nan:.2f} | "
+                          f"{statistics.mean(ss) if ss else math.nan:.2f} |")
+    if metrics and "old" in modes and "new" in modes:
+        print()
+        print("BD-rate of new against old (negative = new needs fewer bits), per photo, over the bpps above:")
+        for name in ("psnr", "ssimulacra2"):
+            vals = []
+            for img_id in sorted({p["image"] for p in points}):
+                curve = {m: [(p["rate"], p[name]) for p in points if p["image"] == img_id and p["mode"] == m]
+                         for m in ("old", "new")}
+                v, _ = bd_rate(curve["old"], curve["new"])
+                if math.isfinite(v):
+                    vals.append(v)
+            if vals:
+                print(f"- {name}: mean {statistics.mean(vals):+.2f} %, median {statistics.median(vals):+.2f} % "
+                      f"({len(vals)} photos: {', '.join(f'{v:+.1f}' for v in vals)})")
+            else:
+                print(f"- {name}: no overlapping curves")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--photos", type=Path, required=True, help="photos.tsv")
@@ -148,7 +191,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--presets", default="", help="instead: base-layer table for these presets "
                     "(each with QPA on and off), e.g. faster,fast,medium,slow")
     ap.add_argument("--qps", default="40,44,48,52,56,60")
+    ap.add_argument("--merge", type=Path, nargs="+", help="instead: report the points of these --json files")
     a = ap.parse_args(argv)
+    if a.merge:
+        pts: list[dict[str, Any]] = []
+        large: list[dict[str, Any]] = []
+        for f in a.merge:
+            d = json.loads(f.read_text())
+            pts += d["points"]
+            large += d["large"]
+        report(pts, large, sorted({p["bpp"] for p in pts + large}), sorted({p["mode"] for p in pts + large}, reverse=True),
+               any("psnr" in p for p in pts))
+        return 0
     if a.presets:
         from sggic.bench.data import dataset_images as _images
 
@@ -211,42 +265,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if a.json:
         a.json.write_text(json.dumps({"points": points, "large": large_points}, indent=1))
-    print()
-    print(f"command: {' '.join(sys.argv)}")
-    print("| size | bpp | mode | median s | max s | median CPU s | median fill % | min fill % | max fill % | mean PSNR | mean SSIMULACRA2 |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for pts in (points, large_points):
-        for size in sorted({p["size"] for p in pts}):
-            for bpp in bpps:
-                for mode in modes:
-                    sel = [p for p in pts if p["size"] == size and p["bpp"] == bpp and p["mode"] == mode]
-                    if not sel:
-                        continue
-                    t = [p["seconds"] for p in sel]
-                    f = [100 * p["fill"] for p in sel]
-                    ps = [p["psnr"] for p in sel if "psnr" in p]
-                    ss = [p["ssimulacra2"] for p in sel if "ssimulacra2" in p]
-                    print(f"| {size} | {bpp} | {mode} | {statistics.median(t):.2f} | {max(t):.2f} | "
-                          f"{statistics.median(p['cpu'] for p in sel):.2f} | "
-                          f"{statistics.median(f):.1f} | {min(f):.1f} | {max(f):.1f} | "
-                          f"{statistics.mean(ps) if ps else math.nan:.2f} | "
-                          f"{statistics.mean(ss) if ss else math.nan:.2f} |")
-    if metrics and "old" in modes and "new" in modes:
-        print()
-        print("BD-rate of new against old (negative = new needs fewer bits), per photo, over the bpps above:")
-        for name in metrics:
-            vals = []
-            for img_id in sorted({p["image"] for p in points}):
-                curve = {m: [(p["rate"], p[name]) for p in points if p["image"] == img_id and p["mode"] == m]
-                         for m in ("old", "new")}
-                v, _ = bd_rate(curve["old"], curve["new"])
-                if math.isfinite(v):
-                    vals.append(v)
-            if vals:
-                print(f"- {name}: mean {statistics.mean(vals):+.2f} %, median {statistics.median(vals):+.2f} % "
-                      f"({len(vals)} photos: {', '.join(f'{v:+.1f}' for v in vals)})")
-            else:
-                print(f"- {name}: no overlapping curves")
+    report(points, large_points, bpps, modes, bool(metrics))
     return 0
 
 
