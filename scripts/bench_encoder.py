@@ -89,7 +89,7 @@ def preset_table(images: list[Any], qps: list[int], settings: list[tuple[str, bo
     from sggic.codecs import _nal
     from sggic.codecs._ffmpeg import run_ffmpeg
     from sggic.codecs._pixels import pad_edge, padded_size, rgb_to_yuv420p10
-    from sggic.codecs.vvc import MIN_SIZE, PAD_MULTIPLE, decode_stream, encoder_args, pack_nals
+    from sggic.codecs.vvc import MIN_SIZE, PAD_MULTIPLE, Settings, decode_stream, encoder_args, pack_nals
     from sggic.errors import BackendUnavailable
     from sggic.metrics import get_metric
     from sggic.pipeline import downsample2x
@@ -104,9 +104,7 @@ def preset_table(images: list[Any], qps: list[int], settings: list[tuple[str, bo
         for preset, qpa in settings:
             curve = {m: [] for m in metrics}
             for qp in qps:
-                args = encoder_args(pw, ph, qp, preset)
-                if not qpa:
-                    args = args[:-5] + ["-qpa", "0"] + args[-5:]
+                args = encoder_args(pw, ph, Settings(qp, 0, qpa), preset)
                 c0 = _cpu()
                 stream = run_ffmpeg(args, yuv, BackendUnavailable, "libvvenc failed")
                 rows[(preset, qpa)]["t"].append(_cpu() - c0)
@@ -234,10 +232,10 @@ def main(argv: list[str] | None = None) -> int:
             for mode in modes:
                 r, secs, cpu = encode_point(img.rgb, bpp, sem, mode)
                 h, w = img.rgb.shape[:2]
-                qp, chroma = unpack_quality(r.header.quality)
+                qp, chroma, qpa = unpack_quality(r.header.quality)
                 p = {"image": img.id, "size": f"{w}x{h}", "bpp": bpp, "mode": mode, "seconds": secs, "cpu": cpu,
                      "bytes": len(r.data), "budget": r.target_bytes, "fill": len(r.data) / r.target_bytes,
-                     "qp": qp, "chroma": chroma, "rate": len(r.data) * 8 / (w * h)}
+                     "qp": qp, "chroma": chroma, "qpa": qpa, "rate": len(r.data) * 8 / (w * h)}
                 if metrics:
                     out = np.asarray(decode_detailed(r.data).image.convert("RGB"))
                     for name, m in metrics.items():
@@ -256,10 +254,10 @@ def main(argv: list[str] | None = None) -> int:
             for bpp in bpps:
                 for mode in (modes if a.large_old else ["new"]):
                     r, secs, cpu = encode_point(rgb, bpp, None, mode)
-                    qp, chroma = unpack_quality(r.header.quality)
+                    qp, chroma, qpa = unpack_quality(r.header.quality)
                     p = {"image": f"{src.id}@{w}x{h}", "size": f"{w}x{h}", "bpp": bpp, "mode": mode,
                          "seconds": secs, "cpu": cpu, "bytes": len(r.data), "budget": r.target_bytes,
-                         "fill": len(r.data) / r.target_bytes, "qp": qp, "chroma": chroma}
+                         "fill": len(r.data) / r.target_bytes, "qp": qp, "chroma": chroma, "qpa": qpa}
                     large_points.append(p)
                     print(json.dumps(p), flush=True)
 

@@ -154,24 +154,29 @@ def test_probe_saves_real_encodes():
 
 
 def test_vvc_quality_packing_round_trips():
+    S = vvc.Settings
     seen = set()
     for qp in range(vvc.QP_MAX + 1):
-        assert vvc.pack_quality(qp, 0) == qp and vvc.unpack_quality(qp) == (qp, 0)  # old files
-        for k in range(1, vvc.CHROMA_SLOTS + 1):
-            q = vvc.pack_quality(qp, -k)
-            assert q >= 64 and vvc.unpack_quality(q) == (qp, -k) and vvc.qp_of_quality(q) == qp
-            seen.add(q)
+        assert vvc.pack_quality(S(qp)) == qp and vvc.unpack_quality(qp) == S(qp, 0, True)  # old files
+        for qpa in (True, False):
+            for k in range(0 if not qpa else 1, vvc.CHROMA_MAX + 1):
+                q = vvc.pack_quality(S(qp, -k, qpa))
+                assert q >= 64 and vvc.unpack_quality(q) == S(qp, -k, qpa) and vvc.qp_of_quality(q) == qp
+                assert q not in seen
+                seen.add(q)
     assert seen == set(range(64, vvc.QUALITY_MAX + 1))  # dense: every value is one setting
+    assert vvc.QUALITY_MAX < 2**14  # at most 2 varint bytes
     for bad in (-1, vvc.QUALITY_MAX + 1):
         with pytest.raises(ValueError):
             vvc.unpack_quality(bad)
-    for qp, c in ((64, 0), (30, 1), (30, -13)):
+    for bad_settings in (S(64), S(30, 1), S(30, -13)):
         with pytest.raises(InputError):
-            vvc.pack_quality(qp, c)
+            vvc.pack_quality(bad_settings)
     refs = vvc.VVCCodec().refinements(50)
-    assert [vvc.unpack_quality(q) for q in refs] == [(50, -k) for k in vvc.CHROMA_STEPS]
+    assert [vvc.unpack_quality(q) for q in refs] == [S(50, -k, True) for k in vvc.CHROMA_STEPS]
     assert vvc.VVCCodec().refinements(refs[0]) == ()
     assert vvc.VVCCodec().refinements(vvc.QP_MIN) == ()  # the top of qualities(): no next step
+    assert list(vvc.VVCCodec().qualities()) == list(range(63, 19, -1))  # plain qp, as before
 
 
 @pytest.mark.parametrize("bpp", [0, -0.1, math.nan, 9, "0.03"])

@@ -12,7 +12,7 @@ stores the real ones otherwise (see docs/codecs.md, "VVC payload").
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -41,46 +41,65 @@ IMPLICIT_SLICE_HEADER = b"\x00\x39"  # nal_unit_type 7 (IDR_W_RADL), temporal id
 _IMPLICIT_MIN = 0xC0
 
 
-# Header quality (docs/codecs.md, "Quality"): 0..63 is a plain qp (every file written before
-# the chroma refinement, and still the coarse steps); 64 + CHROMA_SLOTS * qp + (k - 1) is qp
-# with both chroma qp offsets at -k, k in 1..CHROMA_SLOTS. Every value up to QUALITY_MAX is valid.
-CHROMA_SLOTS = 12  # libvvenc accepts chroma qp offsets -12..12
+# Header quality (docs/codecs.md, "Quality"): 0..63 is a plain qp with QPA on (every file
+# written before the refinements, and still the coarse steps). 64 + SLOTS_PER_QP * qp + j
+# packs qp with: j in 0..11 -> QPA on, chroma qp offsets -(j + 1); j in 12..24 -> QPA off,
+# chroma offsets -(j - 12). Every value up to QUALITY_MAX is valid and means one setting.
+CHROMA_MAX = 12  # libvvenc accepts chroma qp offsets -12..12
+SLOTS_PER_QP = CHROMA_MAX + (CHROMA_MAX + 1)
 PACKED_BASE = 64
-QUALITY_MAX = PACKED_BASE + CHROMA_SLOTS * (QP_MAX + 1) - 1
+QUALITY_MAX = PACKED_BASE + SLOTS_PER_QP * (QP_MAX + 1) - 1
 CHROMA_STEPS = (1, 2, 4, 6, 9, 12)  # refinements rate control tries between qp and qp - 1
-PROBE_PRESET = "faster"  # rate control's size probe: 5-6x quicker than medium, sizes within ~10 %
+PROBE_PRESET = "faster"  # rate control's size probe: ~5x less CPU than medium, sizes within ~20 %
+QPA = True  # libvvenc's perceptual QP adaptation in the files the encoder writes (see docs/codecs.md)
 
 
-def pack_quality(qp: int, chroma_offset: int = 0) -> int:
-    """The header quality for a qp and a chroma qp offset in -CHROMA_SLOTS..0."""
-    if not 0 <= qp <= QP_MAX or not -CHROMA_SLOTS <= chroma_offset <= 0:
-        raise InputError(f"VVC settings out of range: qp {qp}, chroma offset {chroma_offset}")
-    return qp if chroma_offset == 0 else PACKED_BASE + CHROMA_SLOTS * qp + (-chroma_offset - 1)
+class Settings(NamedTuple):
+    """The encoder settings one header quality stands for."""
+
+    qp: int
+    chroma_offset: int = 0  # Cb and Cr qp offset, -CHROMA_MAX..0
+    qpa: bool = True
 
 
-def unpack_quality(quality: int) -> tuple[int, int]:
-    """(qp, chroma qp offset) of a header quality; ValueError outside 0..QUALITY_MAX."""
+def pack_quality(settings: Settings) -> int:
+    """The header quality for ``settings`` (InputError when out of range)."""
+    qp, chroma, qpa = settings
+    if not 0 <= qp <= QP_MAX or not -CHROMA_MAX <= chroma <= 0:
+        raise InputError(f"VVC settings out of range: qp {qp}, chroma offset {chroma}")
+    if qpa and chroma == 0:
+        return qp
+    j = -chroma - 1 if qpa else CHROMA_MAX - chroma
+    return PACKED_BASE + SLOTS_PER_QP * qp + j
+
+
+def unpack_quality(quality: int) -> Settings:
+    """The settings of a header quality; ValueError outside 0..QUALITY_MAX."""
     if not 0 <= quality <= QUALITY_MAX:
         raise ValueError(f"VVC quality must be in 0..{QUALITY_MAX}, got {quality}")
     if quality < PACKED_BASE:
-        return quality, 0
-    qp, k = divmod(quality - PACKED_BASE, CHROMA_SLOTS)
-    return qp, -(k + 1)
+        return Settings(quality)
+    qp, j = divmod(quality - PACKED_BASE, SLOTS_PER_QP)
+    return Settings(qp, -(j + 1), True) if j < CHROMA_MAX else Settings(qp, -(j - CHROMA_MAX), False)
 
 
 def qp_of_quality(quality: int) -> int:
     """The luma qp a header quality codes with (what the fitted restorer is conditioned on)."""
-    return unpack_quality(int(quality))[0]
+    return unpack_quality(int(quality)).qp
 
 
-def encoder_args(width: int, height: int, qp: int, preset: str = PRESET, chroma_offset: int = 0) -> list[str]:
-    """The ffmpeg arguments of every libvvenc encode (sggic's base layer and the bench's baseline).
+def encoder_args(width: int, height: int, settings: Settings, preset: str = PRESET) -> list[str]:
+    """The ffmpeg arguments of every libvvenc encode (sggic's base layer, the parameter-set
+    templates, the rate-control probe and the bench's baseline).
 
-    Raw 10-bit 4:2:0 on stdin, one intra picture as an Annex-B stream on stdout. A zero
-    chroma offset adds no argument, so such encodes are those of files written before it
-    existed.
+    Raw 10-bit 4:2:0 on stdin, one intra picture as an Annex-B stream on stdout. Plain
+    settings (QPA on, no chroma offset) add no argument, so such encodes are exactly those
+    of files written before the other settings existed.
     """
-    extra = ["-vvenc-params", f"CbQpOffset={chroma_offset}:CrQpOffset={chroma_offset}"] if chroma_offset else []
+    qp, chroma, qpa = settings
+    extra = [] if qpa else ["-qpa", "0"]
+    if chroma:
+        extra += ["-vvenc-params", f"CbQpOffset={chroma}:CrQpOffset={chroma}"]
     return [
         "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-s", f"{width}x{height}", "-i", "-",
         "-threads", str(THREADS), "-c:v", "libvvenc", "-preset", preset, "-qp", str(qp), *extra,
@@ -97,10 +116,9 @@ def decoder_args() -> list[str]:
             "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-"]  # fmt: skip
 
 
-def _encode_stream(yuv: bytes, width: int, height: int, qp: int, preset: str, chroma_offset: int = 0) -> bytes:
+def _encode_stream(yuv: bytes, width: int, height: int, settings: Settings, preset: str) -> bytes:
     # inputs are validated before this point, so a failure here is the backend's
-    args = encoder_args(width, height, qp, preset, chroma_offset)
-    return run_ffmpeg(args, yuv, BackendUnavailable, "libvvenc failed")
+    return run_ffmpeg(encoder_args(width, height, settings, preset), yuv, BackendUnavailable, "libvvenc failed")
 
 
 def decode_stream(stream: bytes, width: int, height: int, what: str = "corrupt VVC payload") -> np.ndarray:
@@ -125,15 +143,14 @@ def _check_backend() -> None:
 
 
 @lru_cache(maxsize=32)
-def template_parameter_sets(width: int, height: int, qp: int, preset: str = PRESET,
-                            chroma_offset: int = 0) -> tuple[bytes, ...]:
-    """The parameter-set NAL units libvvenc writes for a padded size, qp, preset and chroma offset.
+def template_parameter_sets(width: int, height: int, quality: int, preset: str = PRESET) -> tuple[bytes, ...]:
+    """The parameter-set NAL units libvvenc writes for a padded size, header quality and preset.
 
     Rebuilt by coding a flat grey picture with exactly the encoder's settings: the sets
-    do not depend on the picture content. Cached per settings for this process.
+    do not depend on the picture content. Cached per (w, h, quality, preset) for this process.
     """
     grey = np.full((height, width, 3), 128, np.uint8)
-    stream = _encode_stream(rgb_to_yuv420p10(grey), width, height, qp, preset, chroma_offset)
+    stream = _encode_stream(rgb_to_yuv420p10(grey), width, height, unpack_quality(quality), preset)
     return tuple(n for n in _nal.split_annexb(stream) if _nal.nal_type(n) in _nal.PARAMETER_SETS)
 
 
@@ -180,14 +197,13 @@ def unpack_nals(payload: bytes) -> list[bytes]:
     return nals
 
 
-def _check_quality(quality: int, error: type[Exception]) -> tuple[int, int]:
+def _check_quality(quality: int, error: type[Exception]) -> Settings:
     if isinstance(quality, (int, np.integer)) and not isinstance(quality, bool):
         try:
             return unpack_quality(int(quality))
         except ValueError:
             pass
-    raise error(f"VVC quality must be a qp in 0..{QP_MAX} or a packed qp and chroma offset "
-                f"up to {QUALITY_MAX}, got {quality!r}")
+    raise error(f"VVC quality must be a qp in 0..{QP_MAX} or packed settings up to {QUALITY_MAX}, got {quality!r}")
 
 
 def _slices_only(stream: bytes) -> list[bytes]:
@@ -209,14 +225,14 @@ class VVCCodec(BaseCodec):
         self.preset = preset
 
     def qualities(self) -> Sequence[int]:
-        return tuple(range(QP_MAX, QP_MIN - 1, -1))
+        return tuple(pack_quality(Settings(qp, 0, QPA)) for qp in range(QP_MAX, QP_MIN - 1, -1))
 
     def refinements(self, quality: int) -> Sequence[int]:
-        """qp with chroma qp offsets -1 .. -12: files between qp and qp - 1 (2-5 % steps)."""
-        qp, chroma = _check_quality(quality, InputError)
+        """qp with chroma qp offsets -1 .. -12: files between qp and qp - 1 (1-5 % steps)."""
+        qp, chroma, qpa = _check_quality(quality, InputError)
         if chroma != 0 or not QP_MIN < qp <= QP_MAX:  # QP_MIN is the top of the list: nothing above
             return ()
-        return tuple(pack_quality(qp, -k) for k in CHROMA_STEPS)
+        return tuple(pack_quality(Settings(qp, -k, qpa)) for k in CHROMA_STEPS)
 
     def size_probe(self, rgb: np.ndarray) -> Callable[[int], int]:
         """Payload bytes at a quality, estimated with libvvenc's ``faster`` preset."""
@@ -226,8 +242,8 @@ class VVCCodec(BaseCodec):
         yuv = rgb_to_yuv420p10(pad_edge(img, pw, ph))
 
         def probe(quality: int) -> int:
-            qp, chroma = _check_quality(quality, InputError)
-            return len(pack_nals(_slices_only(_encode_stream(yuv, pw, ph, qp, PROBE_PRESET, chroma))))
+            settings = _check_quality(quality, InputError)
+            return len(pack_nals(_slices_only(_encode_stream(yuv, pw, ph, settings, PROBE_PRESET))))
 
         return probe
 
@@ -235,45 +251,41 @@ class VVCCodec(BaseCodec):
         _check_backend()
 
     def encode(self, rgb: np.ndarray, quality: int) -> bytes:
-        qp, chroma = _check_quality(quality, InputError)
         img = check_rgb(rgb)
         h, w = img.shape[:2]
-        return self.compact(self._stream(img, qp, chroma), w, h, int(quality))
+        return self.compact(self.encode_file(img, quality), w, h, int(quality))
 
     def encode_file(self, rgb: np.ndarray, quality: int) -> bytes:
         """The plain .266 stream libvvenc writes for the padded image (parameter sets included)."""
-        qp, chroma = _check_quality(quality, InputError)
-        return self._stream(check_rgb(rgb), qp, chroma)
+        settings = _check_quality(quality, InputError)
+        img = check_rgb(rgb)
+        h, w = img.shape[:2]
+        pw, ph = padded_size(w, h, PAD_MULTIPLE, MIN_SIZE)
+        return _encode_stream(rgb_to_yuv420p10(pad_edge(img, pw, ph)), pw, ph, settings, self.preset)
 
     def annexb_stream(self, rgb: np.ndarray, qp: int) -> bytes:
         """Same as :meth:`encode_file` (kept for sggic.codecs._measure)."""
         return self.encode_file(rgb, qp)
 
-    def _stream(self, img: np.ndarray, qp: int, chroma: int) -> bytes:
-        h, w = img.shape[:2]
-        pw, ph = padded_size(w, h, PAD_MULTIPLE, MIN_SIZE)
-        yuv = rgb_to_yuv420p10(pad_edge(img, pw, ph))
-        return _encode_stream(yuv, pw, ph, qp, self.preset, chroma)
-
     def compact(self, stream: bytes, width: int, height: int, quality: int) -> bytes:
         """The payload for a stream: drop AUD/SEI, drop parameter sets the decoder rebuilds."""
-        qp, chroma = _check_quality(quality, InputError)
+        _check_quality(quality, InputError)
         pw, ph = padded_size(width, height, PAD_MULTIPLE, MIN_SIZE)
         nals = [n for n in _nal.split_annexb(stream) if _nal.nal_type(n) not in _nal.DROPPABLE]
         sets = tuple(n for n in nals if _nal.nal_type(n) in _nal.PARAMETER_SETS)
         rest = [n for n in nals if _nal.nal_type(n) not in _nal.PARAMETER_SETS]
         has_sps = any(_nal.nal_type(n) == _nal.SPS for n in sets)
-        if has_sps and sets == template_parameter_sets(pw, ph, qp, self.preset, chroma):
+        if has_sps and sets == template_parameter_sets(pw, ph, int(quality), self.preset):
             return pack_nals(rest)
         return pack_nals(nals)  # fallback: the decoder could not rebuild them, keep them
 
     def decode(self, payload: bytes, width: int, height: int, quality: int) -> np.ndarray:
-        qp, chroma = _check_quality(quality, BitstreamError)
+        _check_quality(quality, BitstreamError)
         check_size(width, height)
         nals = unpack_nals(bytes(payload))
         pw, ph = padded_size(width, height, PAD_MULTIPLE, MIN_SIZE)
         if not any(_nal.nal_type(n) == _nal.SPS for n in nals):
-            nals = [*template_parameter_sets(pw, ph, qp, self.preset, chroma), *nals]
+            nals = [*template_parameter_sets(pw, ph, int(quality), self.preset), *nals]
         return decode_stream(_nal.join_annexb(nals), width, height)
 
     def decode_file(self, data: bytes, width: int, height: int) -> np.ndarray:
