@@ -54,15 +54,18 @@ def old_fit_rate(codec: Any, rgb: np.ndarray, budget: int, file_size: Any, pixel
 
 @contextmanager
 def rate_control(mode: str) -> Iterator[None]:
+    import sggic.codecs.vvc as vvc
     import sggic.pipeline as pipeline
 
-    saved = pipeline.fit_rate
+    saved, saved_qpa = pipeline.fit_rate, vvc.QPA
     if mode == "old":
         pipeline.fit_rate = old_fit_rate
+    if mode == "new-noqpa":  # the new search with libvvenc's QPA off (vvc.QPA = False)
+        vvc.QPA = False
     try:
         yield
     finally:
-        pipeline.fit_rate = saved
+        pipeline.fit_rate, vvc.QPA = saved, saved_qpa
 
 
 def encode_point(rgb: np.ndarray, bpp: float, semantics: Any, mode: str) -> tuple[Any, float, float]:
@@ -156,15 +159,15 @@ def report(points: list[dict[str, Any]], large_points: list[dict[str, Any]], bpp
                           f"{statistics.median(f):.1f} | {min(f):.1f} | {max(f):.1f} | "
                           f"{statistics.mean(ps) if ps else math.nan:.2f} | "
                           f"{statistics.mean(ss) if ss else math.nan:.2f} |")
-    if metrics and "old" in modes and "new" in modes:
+    for new in [m for m in modes if m != "old"] if metrics and "old" in modes else []:
         print()
-        print("BD-rate of new against old (negative = new needs fewer bits), per photo, over the bpps above:")
+        print(f"BD-rate of {new} against old (negative = fewer bits), per photo, over the bpps above:")
         for name in ("psnr", "ssimulacra2"):
             vals = []
             for img_id in sorted({p["image"] for p in points}):
                 curve = {m: [(p["rate"], p[name]) for p in points if p["image"] == img_id and p["mode"] == m]
-                         for m in ("old", "new")}
-                v, _ = bd_rate(curve["old"], curve["new"])
+                         for m in ("old", new)}
+                v, _ = bd_rate(curve["old"], curve[new])
                 if math.isfinite(v):
                     vals.append(v)
             if vals:
@@ -180,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="dev")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--bpps", default="0.02,0.03,0.04,0.05")
-    ap.add_argument("--modes", default="old,new")
+    ap.add_argument("--modes", default="old,new", help="old, new, new-noqpa (new with QPA off)")
     ap.add_argument("--limit", type=int, default=0, help="first N photos only")
     ap.add_argument("--large", default="", help="comma-separated WxH sizes for timing/fill (new only)")
     ap.add_argument("--large-old", action="store_true", help="also time the old encoder on --large")
@@ -198,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             d = json.loads(f.read_text())
             pts += d["points"]
             large += d["large"]
-        report(pts, large, sorted({p["bpp"] for p in pts + large}), sorted({p["mode"] for p in pts + large}, reverse=True),
+        report(pts, large, sorted({p["bpp"] for p in pts + large}), sorted({p["mode"] for p in pts + large}, key=lambda m: (m != "old", m)),
                any("psnr" in p for p in pts))
         return 0
     if a.presets:
