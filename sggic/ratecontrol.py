@@ -135,7 +135,7 @@ def search(encode: Callable[[Any], bytes], qualities: Sequence[Any], budget: int
 
     ``file_size(quality, data)`` is what is counted (default: ``len(data)``).
     """
-    return _Search(encode, None, budget, file_size, workers).run(list(qualities), (), unreachable, what, None)
+    return _Search(encode, None, budget, file_size, workers).run(list(qualities), lambda q: (), unreachable, what, None)
 
 
 def fit_rate(
@@ -217,36 +217,29 @@ class _Search:
         return search_index(lambda idx: sizes([ladder[i] for i in idx]), len(ladder), budget, self.workers,
                             lookahead, growth)
 
-    def _ladder(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]], sizes: Callable[[list[Any]], list[float]],
-                budget: float, probing: bool = False) -> tuple[list[Any], int | None]:
-        """Coarse search, then the refinements of the coarse setting found: (all settings, index).
-
-        With ``probing`` the coarse search starts from the prior ``PROBE_GROWTH`` and
-        looks one setting ahead (probes are cheap but not free).
-        """
-        ahead, growth = (1, PROBE_GROWTH) if probing else (LOOKAHEAD, None)
-        i = self._pick(qs, sizes, budget, ahead, growth)
+    def _ladder(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]],
+                budget: float) -> tuple[list[Any], int | None]:
+        """Real-encode search: the coarse setting, then its refinements: (all settings, index)."""
+        i = self._pick(qs, self.real_sizes, budget)
         if i is None:
             return qs, None
         fine = [qs[i], *refine(qs[i])]
         if len(fine) == 1:
             return qs, i
         # the next coarse setting closes the bracket (its size is usually known already)
-        j = self._pick(fine + qs[i + 1 : i + 2], sizes, budget, ahead if probing else 0)
+        j = self._pick(fine + qs[i + 1 : i + 2], self.real_sizes, budget, 0)
         assert j is not None  # fine[0] == qs[i] fits
-        j = min(j, len(fine) - 1)
-        return qs[:i] + fine + qs[i + 1 :], i + j
+        return qs[:i] + fine + qs[i + 1 :], i + min(j, len(fine) - 1)
 
-    def run(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]] | Sequence[Any], unreachable: str,
+    def run(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]], unreachable: str,
             what: str, pixels: int | None) -> RateChoice:
         if unreachable not in UNREACHABLE_POLICIES:
             raise InputError(f"unknown unreachable policy {unreachable!r}; choose one of: "
                              f"{', '.join(UNREACHABLE_POLICIES)}")
-        refine_fn = refine if callable(refine) else (lambda q: ())
         if self.probe is None:
-            ladder, j = self._ladder(qs, refine_fn, self.real_sizes, self.budget)
+            ladder, j = self._ladder(qs, refine, self.budget)
         else:
-            ladder, j = self._final(qs, refine_fn)
+            ladder, j = self._final(qs, refine)
         if j is None:
             return self._unreachable(qs[0], unreachable, what, pixels)
         q = ladder[j]
@@ -270,7 +263,7 @@ class _Search:
         for _ in range(MAX_REAL_ROUNDS):
             i = self._pick(qs, self.probe_sizes, self.budget / ratio, 1, PROBE_GROWTH)
             i = 0 if i is None else i
-            c = self._coarse_best(qs)
+            c = self._best(qs)
             if c is not None and c >= i:  # the prediction is known to fit: look above it
                 cand = [c + 1, c + 2]
             else:
@@ -279,14 +272,14 @@ class _Search:
             if cand:
                 self.real_sizes([qs[j] for j in cand])
                 ratio = self._ratio(qs[cand[0]], ratio)
-            c = self._coarse_best(qs)
+            c = self._best(qs)
             if c is None:
                 if qs[0] in self.real and self.real[qs[0]][1] > self.budget:
                     return qs, None
                 continue
             if c + 1 >= len(qs) or (qs[c + 1] in self.real and self.real[qs[c + 1]][1] > self.budget):
                 break
-        c = self._coarse_best(qs)
+        c = self._best(qs)
         if c is None:  # the probe misled every round: real encodes search the rest
             misfits = [j for j, q in enumerate(qs) if q in self.real and self.real[q][1] > self.budget]
             c = self._pick(qs[: min(misfits) if misfits else len(qs)], self.real_sizes, self.budget)
@@ -303,18 +296,14 @@ class _Search:
         cand = [j for j in (k, k - 1) if j > 0 and fine[j] not in self.real][: self.workers]
         if cand:
             self.real_sizes([fine[j] for j in cand])
-        fits = [j for j, q in enumerate(fine) if q in self.real and self.real[q][1] <= self.budget]
-        return ladder, c + max(fits)
+        return ladder, c + (self._best(fine) or 0)
 
     def _ratio(self, q: Any, default: float) -> float:
         real, probe = self.real[q][1], self.probe_sizes([q])[0]
         return real / probe if math.isfinite(real) and 0 < probe < math.inf else default
 
-    def _coarse_best(self, qs: list[Any]) -> int | None:
-        fits = [j for j, q in enumerate(qs) if q in self.real and self.real[q][1] <= self.budget]
-        return max(fits) if fits else None
-
     def _best(self, ladder: list[Any]) -> int | None:
+        """Index of the largest real file known to fit (settings ordered smallest first)."""
         fits = [i for i, q in enumerate(ladder) if q in self.real and self.real[q][1] <= self.budget]
         return max(fits) if fits else None
 
