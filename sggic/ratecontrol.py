@@ -30,6 +30,7 @@ from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 
+from .codecs._ffmpeg import FFmpegTimeout
 from .codecs.base import BaseCodec
 from .errors import InputError, RateError, SggicError
 
@@ -180,7 +181,7 @@ class _Search:
     def _encode_one(self, q: Any) -> tuple[bytes, float]:
         try:
             data = self.encode(q)
-        except InputError:
+        except (InputError, FFmpegTimeout):  # a timeout says nothing about the size: fail loudly
             raise
         except SggicError as exc:
             # e.g. libvvenc refuses very high qualities on tiny noisy pictures: such a
@@ -199,7 +200,7 @@ class _Search:
         assert self.probe is not None
         try:
             n = self.probe(q)
-        except InputError:
+        except (InputError, FFmpegTimeout):
             raise
         except SggicError:
             return REFUSED

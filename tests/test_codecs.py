@@ -306,3 +306,15 @@ def test_colour_conversion_is_close_to_identity() -> None:
     assert psnr(img, back) > 31  # only 4:2:0 chroma loss (ffmpeg's swscale: 32.2 dB here, ours 32.2)
     grey = np.full((8, 8, 3), 77, np.uint8)
     assert np.array_equal(_pixels.yuv420p10_to_rgb(_pixels.rgb_to_yuv420p10(grey), 8, 8), grey)
+
+
+def test_ffmpeg_timeouts_keep_their_error_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Encoder timeouts are FFmpegTimeout (rate control must not read them as 'too large')."""
+    from sggic.codecs import _ffmpeg
+
+    monkeypatch.setattr(_ffmpeg, "TIMEOUT_S", 1e-4)
+    with pytest.raises(_ffmpeg.FFmpegTimeout, match="did not finish"):
+        _ffmpeg.run_ffmpeg(["-h", "encoder=libvvenc"], b"", BackendUnavailable, "libvvenc failed")
+    with pytest.raises(BitstreamError, match="did not finish") as info:
+        _ffmpeg.run_ffmpeg(["-h", "encoder=libvvenc"], b"", BitstreamError, "corrupt VVC payload")
+    assert not isinstance(info.value, BackendUnavailable)

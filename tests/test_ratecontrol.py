@@ -97,6 +97,19 @@ def test_unreachable_policies_and_refused_qualities():
         _fit(FakeCodec([20, 30], refuse={0}), 1000)
 
 
+def test_a_timed_out_encode_is_an_error_not_a_large_file():
+    from sggic.codecs._ffmpeg import FFmpegTimeout
+
+    class Slow(FakeCodec):
+        def encode(self, rgb, quality):
+            if quality >= 5:
+                raise FFmpegTimeout("libvvenc failed: ffmpeg did not finish within 120 s")
+            return super().encode(rgb, quality)
+
+    with pytest.raises(FFmpegTimeout):
+        _fit(Slow([20 + 10 * i for i in range(10)]), 1000)
+
+
 def test_sggic_and_the_bench_pick_the_same_file():
     """Issue 14: the bench's search and fit_rate used to differ (150 B vs 175 B) here."""
     from sggic.bench.codecs import search as bench_search
