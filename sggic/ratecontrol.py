@@ -1,26 +1,58 @@
-"""Rate control: the highest base quality whose whole file fits the byte budget."""
+"""Rate control: the largest file that fits the byte budget, with as few slow encodes as possible.
+
+One search serves sggic's encoder and the benchmark's baselines (``search_index``), so
+every codec gets the same rule: the largest file whose size is <= the budget among the
+codec's quality settings, found by interpolation/bisection over a list ordered from the
+smallest file to the largest, then a look at the next ``LOOKAHEAD`` settings (sizes are
+only nearly monotone). What happens when even the smallest file is too large is the
+caller's ``unreachable`` policy: ``"raise"`` (RateError; sggic never writes an
+over-budget file) or ``"smallest"`` (the smallest file, flagged ``above_target``; the
+benchmark reports such points at their real rate).
+
+Two things make sggic's encoder fast and full (issue 13, numbers in docs/codecs.md):
+
+* A codec may offer a cheap *size probe* (VVC: the same settings at libvvenc's
+  ``faster`` preset, 5-6x quicker, sizes within a few percent of ``medium``). The search
+  then runs on probe sizes, and only the last step encodes for real, two settings at a
+  time in parallel (one process per core), correcting the probe by the measured ratio.
+* A codec may offer *refinements* of a quality: settings between it and the next
+  coarser step (VVC: chroma qp offsets between qp and qp - 1), searched after the coarse
+  step is found, so files fill their budget more closely.
+"""
 
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 
 from .budgets import bpp_at_least
+from .codecs._ffmpeg import FFmpegTimeout
 from .codecs.base import BaseCodec
 from .errors import InputError, RateError, SggicError
 
 MAX_BPP = 8.0
+LOOKAHEAD = 2  # settings above the found one that are also tried (sizes are only nearly monotone)
+UNREACHABLE_POLICIES = ("raise", "smallest")
+Unreachable = Literal["raise", "smallest"]
+MAX_REAL_ROUNDS = 3  # rounds of real encodes after the probe search
+GOOD_FILL = 0.96  # a real file this full ends the search
+PROBE_GROWTH = 1.13  # prior size ratio between neighbouring coarse settings (VVC qp: 1.05-1.2)
+REFUSED = math.inf  # the size of a setting the encoder refuses: "too large" for the search
 
 
 @dataclass(frozen=True)
 class RateChoice:
     quality: int
     payload: bytes
-    file_bytes: int  # the chosen file always fits, so never the "refused" infinity
-    tries: int
+    file_bytes: int
+    tries: int  # real encodes (probes not counted)
+    above_target: bool = False  # only with unreachable="smallest": the smallest file, over budget
+    probes: int = 0  # cheap probe encodes
 
 
 def budget_bytes(bpp: float, width: int, height: int) -> int:
@@ -30,60 +62,267 @@ def budget_bytes(bpp: float, width: int, height: int) -> int:
     return int(math.floor(bpp * width * height / 8.0))
 
 
+def default_workers() -> int:
+    """Parallel encodes: one per core, at most 2 (the second halves the wall time; more do not help)."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+SizeBatch = Callable[[list[int]], list[float]]
+
+
+def search_index(sizes: SizeBatch, n: int, budget: float, workers: int = 1,
+                 lookahead: int = LOOKAHEAD, growth: float | None = None) -> int | None:
+    """Index of the largest size <= ``budget`` in a list of ``n`` settings (smallest first).
+
+    ``sizes(indexes)`` returns the sizes of those settings (it may evaluate them in
+    parallel; up to ``workers`` are asked per round). None when ``sizes([0])`` is over
+    the budget. The search interpolates log(size) between the bracketing settings (sizes
+    grow roughly geometrically), bisects when that does not halve the bracket, and
+    finally tries the ``lookahead`` settings above the one found. Without ``growth`` it
+    never evaluates the top of the list just to bound the search; with it (a prior size
+    ratio between neighbours, or None) it jumps from the smallest size straight to the
+    predicted setting and asks its neighbour too.
+    """
+    known: dict[int, float] = {}
+
+    def ask(indexes: list[int]) -> None:
+        need = sorted({i for i in indexes if 0 <= i < n and i not in known})
+        if need:
+            for i, s in zip(need, sizes(need)):
+                known[i] = s
+
+    ask([0])
+    if known[0] > budget:
+        return None
+    lo, hi = 0, n  # known[lo] fits; hi is the first index known not to (n: none known)
+    bisect_next = growth is None
+    while hi - lo > 1:
+        width = hi - lo
+        i = (lo + hi) // 2
+        if hi < n and math.isfinite(known[hi]) and known[hi] > known[lo] > 0 and not bisect_next:
+            frac = math.log(budget / known[lo]) / math.log(known[hi] / known[lo])
+            i = min(max(lo + int(math.floor(frac * width)), lo + 1), hi - 1)
+        elif hi == n and growth is not None and known[lo] > 0:
+            i = min(max(lo + int(math.floor(math.log(budget / known[lo]) / math.log(growth))), lo + 1), hi - 1)
+        batch = [i]
+        if workers > 1:  # and a neighbour, to close the bracket in one round
+            batch.append(i + 1 if i + 1 < hi else i - 1)
+        ask([j for j in batch if lo < j < hi][:workers])
+        inside = sorted(j for j in known if lo < j < hi)
+        for j in inside:  # treat sizes as monotone: first misfit closes the bracket
+            if known[j] <= budget:
+                lo = j
+            else:
+                hi = j
+                break
+        bisect_next = (hi - lo) * 2 > width and growth is None  # interpolation did not halve it
+    ahead = [j for j in range(lo + 1, lo + 1 + lookahead) if j < n]
+    for k in range(0, len(ahead), max(1, workers)):
+        ask(ahead[k : k + max(1, workers)])
+    fits = [j for j in [lo, *ahead] if j in known and known[j] <= budget]
+    return max(fits)
+
+
+def _map(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list[Any]:
+    if workers <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:  # encoders are subprocesses
+        return list(pool.map(fn, items))
+
+
+def search(encode: Callable[[Any], bytes], qualities: Sequence[Any], budget: int,
+           file_size: Callable[[Any, bytes], int] | None = None, unreachable: Unreachable = "raise",
+           workers: int = 1, what: str = "the codec") -> RateChoice:
+    """The largest file within ``budget`` over ``qualities``, by real encodes only.
+
+    ``file_size(quality, data)`` is what is counted (default: ``len(data)``).
+    """
+    return _Search(encode, None, budget, file_size, workers).run(list(qualities), lambda q: (), unreachable, what, None)
+
+
 def fit_rate(
     codec: BaseCodec,
     rgb: np.ndarray,
     budget: int,
     file_size: Callable[[int, bytes], int],
-    pixels: int,
+    pixels: int | None = None,
+    unreachable: Unreachable = "raise",
+    workers: int | None = None,
+    probe: bool = True,
 ) -> RateChoice:
-    """Find the largest file within ``budget`` in the codec's quality list.
+    """The largest file within ``budget`` that ``codec`` makes for ``rgb``.
 
     ``file_size(quality, payload)`` gives the size of the complete file with that
-    payload (framing and semantics included), so the budget is the whole file's.
-    Quality lists are ordered from the smallest file to the largest and sizes are taken
-    as monotone. Encodes are the cost (a VVC encode of a large picture takes seconds,
-    and the highest qualities are the slowest), so the search interpolates log(size)
-    between the bracketing qualities (sizes grow roughly geometrically with quality),
-    falls back to bisection when that does not halve the bracket, and never encodes the
-    top of the list just to bound the search.
+    payload (framing and semantics included), so the budget is the whole file's; it
+    must depend on the payload only through its length. ``pixels`` (of the original
+    image) is used for the bits-per-pixel figures of the RateError message.
+    ``probe=False`` searches with real encodes only (the encoder before issue 13 did,
+    without refinements; kept for comparisons).
     """
-    qs = list(codec.qualities())
-    cache: dict[int, tuple[bytes, int | float]] = {}
+    workers = default_workers() if workers is None else max(1, int(workers))
+    probe_fn = codec.size_probe(rgb) if probe else None
+    s = _Search(lambda q: codec.encode(rgb, q), probe_fn, budget, file_size, workers)
+    refine = codec.refinements if probe else (lambda q: ())
+    what = codec.name
+    return s.run(list(codec.qualities()), refine, unreachable, what, pixels)
 
-    def size_at(i: int) -> int | float:
-        if i not in cache:
-            try:
-                payload = codec.encode(rgb, qs[i])
-            except SggicError:
-                if i == 0:
-                    raise
-                # e.g. libvvenc refuses very high qualities on tiny noisy pictures: such a
-                # setting cannot be used, which for the search is the same as "too large"
-                cache[i] = (b"", math.inf)
-                return math.inf
-            cache[i] = (payload, file_size(qs[i], payload))
-        return cache[i][1]
 
-    if size_at(0) > budget:
-        raise RateError(
-            f"target of {budget * 8 / pixels:.4f} bpp ({budget} bytes) is below the smallest file "
-            f"{codec.name} can make for this image ({bpp_at_least(size_at(0), pixels)} bpp, {size_at(0)} bytes); raise --bpp"
-        )
-    lo, hi = 0, len(qs)  # size_at(lo) fits; hi is the first index known not to (len: none known)
-    bisect_next = True
-    while hi - lo > 1:
-        width = hi - lo
-        i = (lo + hi) // 2
-        if not bisect_next and hi < len(qs) and math.isfinite(size_at(hi)):
-            s_lo, s_hi = size_at(lo), size_at(hi)
-            if s_hi > s_lo > 0:
-                frac = math.log(budget / s_lo) / math.log(s_hi / s_lo)
-                i = min(max(lo + int(math.floor(frac * width)), lo + 1), hi - 1)
-        if size_at(i) <= budget:
-            lo = i
+class _Search:
+    """One rate search: caches of real and probe sizes, and the two-level walk."""
+
+    def __init__(self, encode: Callable[[Any], bytes], probe: Callable[[Any], int] | None, budget: int,
+                 file_size: Callable[[Any, bytes], int] | None, workers: int) -> None:
+        self.encode, self.probe, self.budget, self.workers = encode, probe, budget, workers
+        self.file_size = file_size or (lambda q, data: len(data))
+        self.real: dict[Any, tuple[bytes, float]] = {}
+        self.probed: dict[Any, float] = {}
+        self.refused: dict[Any, SggicError] = {}
+
+    # -- sizes -------------------------------------------------------------------------
+    def _encode_one(self, q: Any) -> tuple[bytes, float]:
+        try:
+            data = self.encode(q)
+        except (InputError, FFmpegTimeout):  # a timeout says nothing about the size: fail loudly
+            raise
+        except SggicError as exc:
+            # e.g. libvvenc refuses very high qualities on tiny noisy pictures: such a
+            # setting cannot be used, which for the search is the same as "too large"
+            self.refused[q] = exc
+            return b"", REFUSED
+        return data, float(self.file_size(q, data))
+
+    def real_sizes(self, qs: list[Any]) -> list[float]:
+        need = [q for q in qs if q not in self.real]
+        for q, r in zip(need, _map(self._encode_one, need, self.workers)):
+            self.real[q] = r
+        return [self.real[q][1] for q in qs]
+
+    def _probe_one(self, q: Any) -> float:
+        assert self.probe is not None
+        try:
+            n = self.probe(q)
+        except (InputError, FFmpegTimeout):
+            raise
+        except SggicError:
+            return REFUSED
+        return float(self.file_size(q, bytes(n)))
+
+    def probe_sizes(self, qs: list[Any]) -> list[float]:
+        need = [q for q in qs if q not in self.probed]
+        for q, s in zip(need, _map(self._probe_one, need, self.workers)):
+            self.probed[q] = s
+        return [self.probed[q] for q in qs]
+
+    # -- the walk ------------------------------------------------------------------------
+    def _pick(self, ladder: list[Any], sizes: Callable[[list[Any]], list[float]], budget: float,
+              lookahead: int = LOOKAHEAD, growth: float | None = None) -> int | None:
+        return search_index(lambda idx: sizes([ladder[i] for i in idx]), len(ladder), budget, self.workers,
+                            lookahead, growth)
+
+    def _ladder(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]],
+                budget: float) -> tuple[list[Any], int | None]:
+        """Real-encode search: the coarse setting, then its refinements: (all settings, index)."""
+        i = self._pick(qs, self.real_sizes, budget)
+        if i is None:
+            return qs, None
+        fine = [qs[i], *refine(qs[i])]
+        if len(fine) == 1:
+            return qs, i
+        # the next coarse setting closes the bracket (its size is usually known already)
+        j = self._pick(fine + qs[i + 1 : i + 2], self.real_sizes, budget, 0)
+        assert j is not None  # fine[0] == qs[i] fits
+        return qs[:i] + fine + qs[i + 1 :], i + min(j, len(fine) - 1)
+
+    def run(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]], unreachable: str,
+            what: str, pixels: int | None) -> RateChoice:
+        if unreachable not in UNREACHABLE_POLICIES:
+            raise InputError(f"unknown unreachable policy {unreachable!r}; choose one of: "
+                             f"{', '.join(UNREACHABLE_POLICIES)}")
+        if self.probe is None:
+            ladder, j = self._ladder(qs, refine, self.budget)
         else:
-            hi = i
-        bisect_next = (hi - lo) * 2 > width  # interpolation did not halve the bracket
-    payload, size = cache[lo]
-    return RateChoice(qs[lo], payload, size, len(cache))
+            ladder, j = self._final(qs, refine)
+        if j is None:
+            return self._unreachable(qs[0], unreachable, what, pixels)
+        q = ladder[j]
+        data, size = self.real[q]
+        return RateChoice(q, data, int(size), len(self.real), False, len(self.probed))
+
+    def _final(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]]) -> tuple[list[Any], int | None]:
+        """Probe-guided search: the coarse setting first, then its refinements.
+
+        1. Probe search over ``qs`` predicts the coarse setting; real encodes of it and
+           the next larger one run in parallel. Probe sizes are then corrected by the
+           measured ratio (real / probe) and the round repeats until a real file fits and
+           the next coarse setting is known not to (usually one round: the probe's error,
+           a few percent, is below a coarse step).
+        2. Unless that file already fills ``GOOD_FILL`` of the budget, the refinements of
+           the coarse setting are probed, corrected by the ratio measured at it, and the
+           predicted one and the one below it are encoded for real, in parallel.
+        Should the probe mislead every round, real encodes search what is left.
+        """
+        ratio, i = 1.0, None
+        for _ in range(MAX_REAL_ROUNDS):
+            i = self._pick(qs, self.probe_sizes, self.budget / ratio, 1, PROBE_GROWTH)
+            i = 0 if i is None else i
+            c = self._best(qs)
+            if c is not None and c >= i:  # the prediction is known to fit: look above it
+                cand = [c + 1, c + 2]
+            else:
+                cand = [i, i + 1]
+            cand = [j for j in cand if j < len(qs) and qs[j] not in self.real][: self.workers]
+            if cand:
+                self.real_sizes([qs[j] for j in cand])
+                ratio = self._ratio(qs[cand[0]], ratio)
+            c = self._best(qs)
+            if c is None:
+                if qs[0] in self.real and self.real[qs[0]][1] > self.budget:
+                    return qs, None
+                continue
+            if c + 1 >= len(qs) or (qs[c + 1] in self.real and self.real[qs[c + 1]][1] > self.budget):
+                break
+        c = self._best(qs)
+        if c is None:  # the probe misled every round: real encodes search the rest
+            misfits = [j for j, q in enumerate(qs) if q in self.real and self.real[q][1] > self.budget]
+            c = self._pick(qs[: min(misfits) if misfits else len(qs)], self.real_sizes, self.budget)
+            if c is None:
+                return qs, None
+        fine = [qs[c], *refine(qs[c])]
+        ladder = qs[:c] + fine + qs[c + 1 :]
+        if len(fine) == 1 or self.real[qs[c]][1] >= GOOD_FILL * self.budget:
+            return ladder, c
+        ratio = self._ratio(qs[c], ratio)
+        bound = fine + qs[c + 1 : c + 2]  # the next coarse setting closes the bracket
+        k = self._pick(bound, lambda q: [s * ratio for s in self.probe_sizes(q)], self.budget, 1)
+        k = min(k or 0, len(fine) - 1)
+        cand = [j for j in (k, k - 1) if j > 0 and fine[j] not in self.real][: self.workers]
+        if cand:
+            self.real_sizes([fine[j] for j in cand])
+        return ladder, c + (self._best(fine) or 0)
+
+    def _ratio(self, q: Any, default: float) -> float:
+        real, probe = self.real[q][1], self.probe_sizes([q])[0]
+        return real / probe if math.isfinite(real) and 0 < probe < math.inf else default
+
+    def _best(self, ladder: list[Any]) -> int | None:
+        """Index of the largest real file known to fit (settings ordered smallest first)."""
+        fits = [i for i, q in enumerate(ladder) if q in self.real and self.real[q][1] <= self.budget]
+        return max(fits) if fits else None
+
+    def _unreachable(self, q0: Any, policy: str, what: str, pixels: int | None) -> RateChoice:
+        self.real_sizes([q0])
+        data, size = self.real[q0]
+        if policy == "smallest" and math.isfinite(size):
+            return RateChoice(q0, data, int(size), len(self.real), True, len(self.probed))
+        if q0 in self.refused:  # the smallest setting fails: that error is the answer
+            raise self.refused[q0]
+        if not math.isfinite(size):
+            raise RateError(f"{what} cannot encode this image at its smallest setting; raise --bpp or change codec")
+        if pixels:
+            raise RateError(
+                f"target of {self.budget * 8 / pixels:.4f} bpp ({self.budget} bytes) is below the smallest file "
+                f"{what} can make for this image ({bpp_at_least(int(size), pixels)} bpp, {int(size)} bytes); raise --bpp"
+            )
+        raise RateError(f"a {self.budget}-byte budget is below the smallest file {what} can make "
+                        f"({int(size)} bytes); raise --bpp")
+

@@ -130,7 +130,7 @@ def test_bad_inputs(name: str) -> None:
     with pytest.raises(InputError):
         codec.encode(np.zeros((0, 8, 3), np.uint8), mid_quality(codec))
     with pytest.raises(InputError):
-        codec.encode(np.zeros((8, 8, 3), np.uint8), 1000)
+        codec.encode(np.zeros((8, 8, 3), np.uint8), 100_000)
 
 
 _CHILD = """
@@ -213,6 +213,59 @@ def test_vvc_golden_parameter_sets() -> None:
 GOLDEN_VVC_SETS = "d6ee694fd6434f86"  # sha256 prefix, preset medium, imageio-ffmpeg 0.8.1
 
 
+def test_vvc_plain_qp_encodes_exactly_as_before_the_chroma_refinement() -> None:
+    """Qualities 0..63 must keep their old ffmpeg command, or old files stop decoding."""
+    old = ["-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-s", "64x48", "-i", "-", "-threads", "1",
+           "-c:v", "libvvenc", "-preset", "medium", "-qp", "50", "-frames:v", "1", "-f", "vvc", "-"]
+    assert vvc.encoder_args(64, 48, vvc.Settings(50)) == old
+    args = vvc.encoder_args(64, 48, vvc.Settings(50, -4, False))
+    assert "CbQpOffset=-4:CrQpOffset=-4" in args and args[args.index("-qpa") + 1] == "0"
+
+
+@pytest.mark.parametrize(("chroma", "qpa"), [(-6, True), (0, False), (-3, False)])
+def test_vvc_packed_settings_round_trip(chroma: int, qpa: bool) -> None:
+    codec = vvc.VVCCodec()
+    img = astronaut(64, 48)
+    q = vvc.pack_quality(vvc.Settings(45, chroma, qpa))
+    payload = codec.encode(img, q)
+    # the decoder rebuilds this setting's parameter sets too: none are stored
+    assert not any(_nal.nal_type(n) in _nal.PARAMETER_SETS for n in vvc.unpack_nals(payload))
+    assert np.array_equal(codec.decode(payload, 64, 48, q), codec.decode_file(codec.encode_file(img, q), 64, 48))
+    plain = codec.encode(img, 45)
+    assert payload != plain
+    if qpa:
+        assert len(payload) > len(plain)  # finer chroma: more bytes
+    with pytest.raises(BitstreamError):
+        codec.decode(payload, 64, 48, vvc.QUALITY_MAX + 1)
+    with pytest.raises(InputError):
+        codec.encode(img, vvc.QUALITY_MAX + 1)
+
+
+def test_vvc_size_probe_is_close_to_the_real_payload() -> None:
+    codec = vvc.VVCCodec()
+    img = astronaut(128, 128)
+    probe = codec.size_probe(img)
+    for q in (40, 55, vvc.pack_quality(vvc.Settings(50, -4))):
+        assert 0.7 < probe(q) / len(codec.encode(img, q)) < 1.4
+
+
+@pytest.mark.parametrize("name", ["jpeg", "webp", "vvc"])
+def test_standard_files_round_trip(name: str) -> None:
+    codec = get_codec(name)
+    try:
+        codec.check_available()
+    except BackendUnavailable as exc:
+        pytest.skip(str(exc))
+    img = astronaut(33, 17)
+    q = list(codec.qualities())[-1]
+    data = codec.encode_file(img, q)
+    assert len(data) > len(codec.encode(img, q))  # the payload strips what the decoder rebuilds
+    out = codec.decode_file(data, 33, 17)
+    assert out.shape == (17, 33, 3) and psnr(img, out) > 28
+    with pytest.raises(BitstreamError):
+        codec.decode_file(data[: len(data) // 3], 33, 17)
+
+
 def test_missing_ffmpeg_is_backend_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     from sggic.codecs import _ffmpeg
 
@@ -256,3 +309,15 @@ def test_colour_conversion_is_close_to_identity() -> None:
     assert psnr(img, back) > 31  # only 4:2:0 chroma loss (ffmpeg's swscale: 32.2 dB here, ours 32.2)
     grey = np.full((8, 8, 3), 77, np.uint8)
     assert np.array_equal(_pixels.yuv420p10_to_rgb(_pixels.rgb_to_yuv420p10(grey), 8, 8), grey)
+
+
+def test_ffmpeg_timeouts_keep_their_error_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Encoder timeouts are FFmpegTimeout (rate control must not read them as 'too large')."""
+    from sggic.codecs import _ffmpeg
+
+    monkeypatch.setattr(_ffmpeg, "TIMEOUT_S", 1e-4)
+    with pytest.raises(_ffmpeg.FFmpegTimeout, match="did not finish"):
+        _ffmpeg.run_ffmpeg(["-h", "encoder=libvvenc"], b"", BackendUnavailable, "libvvenc failed")
+    with pytest.raises(BitstreamError, match="did not finish") as info:
+        _ffmpeg.run_ffmpeg(["-h", "encoder=libvvenc"], b"", BitstreamError, "corrupt VVC payload")
+    assert not isinstance(info.value, BackendUnavailable)

@@ -1,37 +1,61 @@
 import math
+import random
+import statistics
 
 import numpy as np
 import pytest
 
+from sggic.codecs import vvc
 from sggic.codecs.base import BaseCodec
-from sggic.errors import InputError, RateError
-from sggic.ratecontrol import budget_bytes, fit_rate
+from sggic.errors import BackendUnavailable, InputError, RateError
+from sggic.ratecontrol import budget_bytes, fit_rate, search
 
 
 class FakeCodec(BaseCodec):
+    """Sizes by index; optional refinements (fractional steps) and a biased size probe."""
+
     name = "fake"
     codec_id = 99
 
-    def __init__(self, sizes, refuse=()):
-        self.sizes, self.refuse, self.calls = list(sizes), set(refuse), []
+    def __init__(self, sizes, refuse=(), fine=None, probe_bias=None):
+        self.sizes, self.refuse, self.calls, self.probes = list(sizes), set(refuse), [], []
+        self.fine = fine or {}  # quality -> sizes of its refinements (qualities 1000*q + k)
+        self.probe_bias = probe_bias  # quality -> factor (probe size = real size * factor)
 
     def qualities(self):
         return list(range(len(self.sizes)))
 
+    def refinements(self, quality):
+        return [1000 * (quality + 1) + k for k in range(len(self.fine.get(quality, ())))]
+
+    def size(self, quality):
+        if quality >= 1000:
+            return self.fine[quality // 1000 - 1][quality % 1000]
+        return self.sizes[quality]
+
     def encode(self, rgb, quality):
         self.calls.append(quality)
         if quality in self.refuse:
-            from sggic.errors import BackendUnavailable
-
             raise BackendUnavailable("refused")
-        return self.sizes[quality].to_bytes(8, "big")
+        return bytes(self.size(quality))  # the payload length is the size
+
+    def size_probe(self, rgb):
+        if self.probe_bias is None:
+            return None
+
+        def probe(q):
+            self.probes.append(q)
+            return int(self.size(q) * self.probe_bias(q))
+
+        return probe
 
     def decode(self, payload, width, height, quality):  # pragma: no cover
         raise NotImplementedError
 
 
-def _fit(codec, budget):
-    return fit_rate(codec, np.zeros((4, 4, 3), np.uint8), budget, lambda q, p: int.from_bytes(p, "big") + 10, 64)
+def _fit(codec, budget, **kw):
+    return fit_rate(codec, np.zeros((4, 4, 3), np.uint8), budget,
+                    lambda q, p: len(p) + 10, 64, **kw)
 
 
 @pytest.mark.parametrize("growth", [1.03, 1.12, 1.4])
@@ -39,12 +63,19 @@ def test_search_finds_the_largest_fitting_quality_with_few_encodes(growth):
     sizes = [int(40 * growth**i) for i in range(44)]
     for budget in sorted({int(b) for b in np.geomspace(60, sizes[-1] + 200, 150)}):
         codec = FakeCodec(sizes)
-        r = _fit(codec, budget)
+        r = _fit(codec, budget, workers=1)
         best = max(i for i, s in enumerate(sizes) if s + 10 <= budget)
         assert r.quality == best and r.file_bytes == sizes[best] + 10
-        assert len(codec.calls) <= 9
-        if best < len(sizes) - 2:  # (to prove best = len-2 the top must be tried)
+        assert len(codec.calls) <= 11  # 9 for the search, 2 for the look-ahead
+        if best < len(sizes) - 3:  # (to prove best = len-3 the look-ahead tries the top)
             assert len(sizes) - 1 not in codec.calls  # never encodes the top just to bound
+
+
+def test_parallel_workers_find_the_same_file():
+    sizes = [int(40 * 1.1**i) for i in range(44)]
+    for budget in range(60, 2500, 37):
+        one, two = _fit(FakeCodec(sizes), budget, workers=1), _fit(FakeCodec(sizes), budget, workers=2)
+        assert one.quality == two.quality
 
 
 def test_plateaus_are_fine():
@@ -53,11 +84,112 @@ def test_plateaus_are_fine():
     assert r.quality == 4
 
 
-def test_unreachable_target_and_refused_qualities():
+def test_unreachable_policies_and_refused_qualities():
     with pytest.raises(RateError, match="below the smallest file"):
         _fit(FakeCodec([100, 200]), 50)
+    r = _fit(FakeCodec([100, 200]), 50, unreachable="smallest")
+    assert (r.quality, r.file_bytes, r.above_target) == (0, 110, True)
+    with pytest.raises(InputError, match="unreachable policy"):
+        _fit(FakeCodec([100, 200]), 500, unreachable="never")
     codec = FakeCodec([20, 30, 40, 50, 60, 70], refuse={4, 5})
     assert _fit(codec, 1000).quality == 3
+    with pytest.raises(BackendUnavailable):  # the smallest setting failing is that failure
+        _fit(FakeCodec([20, 30], refuse={0}), 1000)
+
+
+def test_a_timed_out_encode_is_an_error_not_a_large_file():
+    from sggic.codecs._ffmpeg import FFmpegTimeout
+
+    class Slow(FakeCodec):
+        def encode(self, rgb, quality):
+            if quality >= 5:
+                raise FFmpegTimeout("libvvenc failed: ffmpeg did not finish within 120 s")
+            return super().encode(rgb, quality)
+
+    with pytest.raises(FFmpegTimeout):
+        _fit(Slow([20 + 10 * i for i in range(10)]), 1000)
+
+
+def test_sggic_and_the_bench_pick_the_same_file():
+    """Issue 14: the bench's search and fit_rate used to differ (150 B vs 175 B) here."""
+    from sggic.bench.codecs import search as bench_search
+
+    sizes = [100, 150, 190, 175, 300]
+    enc = lambda q: bytes(sizes[q])  # noqa: E731
+    q_bench, data, above, _ = bench_search(enc, range(5), 180)
+    r = fit_rate(FakeCodec(sizes), np.zeros((4, 4, 3), np.uint8), 180,
+                 lambda q, p: len(p), 64)
+    assert (q_bench, len(data), above) == (r.quality, r.file_bytes, r.above_target) == (3, 175, False)
+    assert search(enc, range(5), 180).quality == 3
+
+
+def _random_codec(rng: random.Random, biased: bool) -> FakeCodec:
+    step = rng.uniform(1.05, 1.25)
+    sizes, s = [], rng.uniform(20, 60)
+    for _ in range(44):
+        sizes.append(int(s))
+        s *= step * rng.uniform(0.97, 1.03)
+    fine = {}
+    for q, base in enumerate(sizes[:-1]):  # refinements: small, nearly monotone steps past qp - 1
+        f, out = base, []
+        for _ in range(9):
+            f *= rng.uniform(1.005, 1.05)
+            out.append(int(f))
+        fine[q] = out
+    bias = {}
+    # measured medium/faster size ratios: 0.78-1.12 per photo, drifting with qp
+    per_image = rng.uniform(0.8, 1.15)
+    probe_bias = (lambda q: bias.setdefault(q, per_image * rng.uniform(0.95, 1.05))) if biased else None
+    return FakeCodec(sizes, fine=fine, probe_bias=probe_bias)
+
+
+@pytest.mark.parametrize("biased", [False, True])
+def test_files_never_exceed_the_budget_and_fill_it(biased):
+    rng = random.Random(7)
+    fills = []
+    for _ in range(300):
+        codec = _random_codec(rng, biased)
+        budget = int(rng.uniform(codec.sizes[0] + 10, codec.sizes[-1]))
+        r = _fit(codec, budget)
+        assert r.file_bytes <= budget  # the guarantee, whatever the probe says
+        assert r.file_bytes == codec.size(r.quality) + 10
+        fills.append(r.file_bytes / budget)
+        old = max(i for i, s in enumerate(codec.sizes) if s + 10 <= budget)
+        assert r.file_bytes >= min(codec.sizes[old] + 10, 0.8 * budget)  # near the qp steps alone
+    assert statistics.median(fills) >= 0.97
+
+
+def test_probe_saves_real_encodes():
+    rng = random.Random(3)
+    codec = _random_codec(rng, True)
+    _fit(codec, int(codec.sizes[30]))
+    assert len(codec.calls) <= 6 and len(codec.probes) >= len(codec.calls)
+
+
+def test_vvc_quality_packing_round_trips():
+    S = vvc.Settings
+    seen = set()
+    for qp in range(vvc.QP_MAX + 1):
+        assert vvc.pack_quality(S(qp)) == qp and vvc.unpack_quality(qp) == S(qp, 0, True)  # old files
+        for qpa in (True, False):
+            for k in range(0 if not qpa else 1, vvc.CHROMA_MAX + 1):
+                q = vvc.pack_quality(S(qp, -k, qpa))
+                assert q >= 64 and vvc.unpack_quality(q) == S(qp, -k, qpa) and vvc.qp_of_quality(q) == qp
+                assert q not in seen
+                seen.add(q)
+    assert seen == set(range(64, vvc.QUALITY_MAX + 1))  # dense: every value is one setting
+    assert vvc.QUALITY_MAX < 2**14  # at most 2 varint bytes
+    for bad in (-1, vvc.QUALITY_MAX + 1):
+        with pytest.raises(ValueError):
+            vvc.unpack_quality(bad)
+    for bad_settings in (S(64), S(30, 1), S(30, -13)):
+        with pytest.raises(InputError):
+            vvc.pack_quality(bad_settings)
+    refs = vvc.VVCCodec().refinements(50)
+    assert [vvc.unpack_quality(q) for q in refs] == [S(50, -k, True) for k in vvc.CHROMA_STEPS]
+    assert vvc.VVCCodec().refinements(refs[0]) == ()
+    assert vvc.VVCCodec().refinements(vvc.QP_MIN) == ()  # the top of qualities(): no next step
+    assert list(vvc.VVCCodec().qualities()) == list(range(63, 19, -1))  # plain qp, as before
 
 
 @pytest.mark.parametrize("bpp", [0, -0.1, math.nan, 9, "0.03"])

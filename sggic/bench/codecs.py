@@ -7,12 +7,13 @@ Byte counting (the same rule for everyone: the bytes a user would store):
   (.j2k), and a raw H.266 Annex-B stream (.266, with its parameter sets). The container
   stripping that sggic's own base layer does is part of sggic, so baselines do not get it.
 
-Rate rule: the largest file whose size is <= floor(bpp * w * h / 8) bytes, found by
-bisection over the codec's quality settings (with a check of the next two settings,
-since sizes are only nearly monotone). When even the smallest file is over the budget,
-the smallest file is used and the point is marked ``above_target``: the report shows it
-at its real rate and says so. sggic raises instead (it never writes an over-budget
-file); that point is recorded as ``unreachable``.
+Rate rule: sggic's own search (``sggic.ratecontrol.search``): the largest file whose size
+is <= floor(bpp * w * h / 8) bytes over the codec's quality settings (interpolation and
+bisection, then a check of the next two settings, since sizes are only nearly monotone).
+When even the smallest file is over the budget, the "smallest" policy returns the
+smallest file, marked ``above_target``: the report shows it at its real rate and says
+so. sggic uses the "raise" policy (it never writes an over-budget file); that point is
+recorded as ``unreachable``.
 """
 
 from __future__ import annotations
@@ -48,33 +49,15 @@ def budget_for(bpp: float, width: int, height: int) -> int:
 
 
 def search(encode: Callable[[Any], bytes], qualities: Sequence[Any], budget: int) -> tuple[Any, bytes, bool, int]:
-    """Largest file <= budget over ``qualities`` (ordered smallest file first).
+    """Largest file <= budget over ``qualities`` (ordered smallest file first), by
+    :func:`sggic.ratecontrol.search` with the "smallest" policy.
 
     Returns (quality, data, above_target, number of encodes).
     """
-    qs = list(qualities)
-    cache: dict[int, bytes] = {}
+    from ..ratecontrol import search as rate_search
 
-    def at(i: int) -> int:
-        if i not in cache:
-            cache[i] = encode(qs[i])
-        return len(cache[i])
-
-    if at(0) > budget:
-        return qs[0], cache[0], True, len(cache)
-    lo, hi = 0, len(qs) - 1
-    if at(hi) <= budget:
-        lo = hi
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if at(mid) <= budget:
-            lo = mid
-        else:
-            hi = mid
-    for j in (lo + 1, lo + 2):
-        if j < len(qs) and at(j) <= budget:
-            lo = j
-    return qs[lo], cache[lo], False, len(cache)
+    r = rate_search(encode, qualities, budget, unreachable="smallest")
+    return r.quality, r.payload, r.above_target, r.tries
 
 
 class BenchCodec:
@@ -120,61 +103,26 @@ class FileCodec(BenchCodec):
         return self.decode_file(coded.data, width, height)
 
 
-class PillowFile(FileCodec):
-    """JPEG / WebP / AVIF / HEIC with the exact encoder settings of sggic's base codecs."""
+class StandardFile(FileCodec):
+    """One of sggic's base codecs writing its standard file (``BaseCodec.encode_file``):
+    JPEG / WebP / AVIF / HEIC / VVC with exactly the encoder settings of sggic's base layer.
+    """
 
-    def __init__(self, name: str, description: str) -> None:
+    def __init__(self, name: str, description: str, counted: str) -> None:
         from ..codecs import get_codec
 
-        self.name, self.description = name, description
+        self.name, self.description, self.counted = name, description, counted
         self._codec = get_codec(name)
         self.qualities = tuple(self._codec.qualities())
-        self.counted = f"standard .{name} file"
 
     def check(self) -> None:
         self._codec.check_available()
 
     def encode_file(self, rgb: np.ndarray, q: Any) -> bytes:
-        from ..codecs._pixels import pad_edge
-
-        h, w = rgb.shape[:2]
-        pw, ph = self._codec._padded(w, h)
-        return self._codec._save(pad_edge(rgb, pw, ph), q)
+        return self._codec.encode_file(rgb, q)
 
     def decode_file(self, data: bytes, width: int, height: int) -> np.ndarray:
-        return np.ascontiguousarray(self._codec._load(data)[:height, :width])
-
-
-class VVCFile(FileCodec):
-    """libvvenc (preset medium, 10-bit 4:2:0, intra) at qp 63..20; the raw .266 stream."""
-
-    name = "vvc"
-    description = "H.266/VVC intra, libvvenc preset medium via ffmpeg, full resolution"
-    counted = "raw .266 Annex-B stream (parameter sets included)"
-
-    def __init__(self) -> None:
-        from ..codecs.vvc import VVCCodec
-
-        self._codec = VVCCodec()
-        self.qualities = tuple(self._codec.qualities())
-
-    def check(self) -> None:
-        self._codec.check_available()
-
-    def encode_file(self, rgb: np.ndarray, q: Any) -> bytes:
-        return self._codec.annexb_stream(rgb, int(q))
-
-    def decode_file(self, data: bytes, width: int, height: int) -> np.ndarray:
-        from ..codecs._ffmpeg import run_ffmpeg
-        from ..codecs._pixels import padded_size, yuv420p10_to_rgb
-        from ..codecs.vvc import MIN_SIZE, PAD_MULTIPLE
-        from ..errors import BitstreamError
-
-        pw, ph = padded_size(width, height, PAD_MULTIPLE, MIN_SIZE)
-        args = ["-xerror", "-threads", "1", "-f", "vvc", "-i", "-", "-frames:v", "1",
-                "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-"]  # fmt: skip
-        raw = run_ffmpeg(args, data, BitstreamError, "VVC decoding failed")
-        return np.ascontiguousarray(yuv420p10_to_rgb(raw, pw, ph)[:height, :width])
+        return self._codec.decode_file(data, width, height)
 
 
 class JXLFile(FileCodec):
@@ -332,11 +280,14 @@ class SggicCodec(BenchCodec):
         return np.ascontiguousarray(np.asarray(r.image.convert("RGB")))
 
 
-_PILLOW = {
-    "jpeg": "baseline JPEG, libjpeg-turbo via Pillow, 4:2:0, optimised Huffman tables, q 1..95",
-    "webp": "lossy WebP (VP8 intra), libwebp via Pillow, method 6, q 0..100",
-    "avif": "AVIF (AV1 intra), libavif via Pillow, speed 6, tune=ssim, q 0..100",
-    "heic": "HEIC (HEVC intra, x265 via pillow-heif), q 0..100; stands in for BPG",
+_STANDARD = {
+    "jpeg": ("baseline JPEG, libjpeg-turbo via Pillow, 4:2:0, optimised Huffman tables, q 1..95",
+             "standard .jpeg file"),
+    "webp": ("lossy WebP (VP8 intra), libwebp via Pillow, method 6, q 0..100", "standard .webp file"),
+    "avif": ("AVIF (AV1 intra), libavif via Pillow, speed 6, tune=ssim, q 0..100", "standard .avif file"),
+    "heic": ("HEIC (HEVC intra, x265 via pillow-heif), q 0..100; stands in for BPG", "standard .heic file"),
+    "vvc": ("H.266/VVC intra, libvvenc preset medium via ffmpeg, full resolution, qp 63..20",
+            "raw .266 Annex-B stream (parameter sets included)"),
 }
 BASELINES = ("jpeg", "webp", "avif", "heic", "jxl", "j2k", "vvc", "vvc-half+bicubic", "avif-half+bicubic",
              "webp-half+bicubic")  # any FileCodec also runs as NAME-half+bicubic (HalfResFile)
@@ -360,10 +311,8 @@ def known_codec_names() -> list[str]:
 
 def get_bench_codec(name: str) -> BenchCodec:
     """The codec called ``name`` (see known_codec_names); InputError otherwise."""
-    if name in _PILLOW:
-        return PillowFile(name, _PILLOW[name])
-    if name == "vvc":
-        return VVCFile()
+    if name in _STANDARD:
+        return StandardFile(name, *_STANDARD[name])
     if name == "jxl":
         return JXLFile()
     if name == "j2k":

@@ -30,13 +30,18 @@ def ffmpeg_exe() -> str:
         raise BackendUnavailable(f"imageio-ffmpeg has no usable ffmpeg binary here ({exc})") from exc
 
 
+class FFmpegTimeout(BackendUnavailable):
+    """An encode that did not finish in time: the machine is overloaded, not the setting refused."""
+
+
 def run_ffmpeg(args: list[str], stdin: bytes, error: type[SggicError], what: str) -> bytes:
     """Run ffmpeg with ``args`` feeding ``stdin``; its stdout, or ``error("what: first log line")``."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostats", *args]
     try:
         proc = subprocess.run(cmd, input=stdin, capture_output=True, timeout=TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
-        raise error(f"{what}: ffmpeg did not finish within {TIMEOUT_S:.0f} s") from None
+        cls = FFmpegTimeout if issubclass(FFmpegTimeout, error) else error
+        raise cls(f"{what}: ffmpeg did not finish within {TIMEOUT_S:.0f} s") from None
     except OSError as exc:
         raise BackendUnavailable(f"cannot run ffmpeg ({exc.strerror or exc}); reinstall imageio-ffmpeg") from None
     if proc.returncode != 0:

@@ -8,7 +8,7 @@ back. It stores only what its decoder cannot rebuild: anything derivable from
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -29,6 +29,12 @@ class BaseCodec(Component, ABC):
       actionable one-line message when the backend cannot run here (the one availability
       method of every stage, :class:`sggic.component.Component`).
     * built by the registry (:data:`sggic.codecs.CODECS`) as ``Cls.from_config(config)``.
+    * ``encode_file(rgb, quality) -> bytes`` / ``decode_file(data, width, height)``: the
+      codec's standard file as its own tools write it (no template stripping), for the
+      benchmark's baselines.
+    * Rate-control hooks (optional): ``size_probe(rgb)`` returns a cheap estimator of
+      the payload size at a quality (or None); ``refinements(quality)`` lists settings
+      between ``quality`` and the next entry of ``qualities()``, smallest file first.
     """
 
     name: str = "?"
@@ -42,3 +48,15 @@ class BaseCodec(Component, ABC):
 
     @abstractmethod
     def decode(self, payload: bytes, width: int, height: int, quality: int) -> np.ndarray: ...
+
+    def encode_file(self, rgb: np.ndarray, quality: int) -> bytes:
+        raise NotImplementedError(f"{self.name} writes no standard file")
+
+    def decode_file(self, data: bytes, width: int, height: int) -> np.ndarray:
+        raise NotImplementedError(f"{self.name} reads no standard file")
+
+    def size_probe(self, rgb: np.ndarray) -> Callable[[int], int] | None:
+        return None
+
+    def refinements(self, quality: int) -> Sequence[int]:
+        return ()

@@ -53,17 +53,38 @@ class _PillowCodec(BaseCodec):
     def _padded(self, width: int, height: int) -> tuple[int, int]:
         return padded_size(width, height, self.pad_multiple, self.min_size)
 
-    def encode(self, rgb: np.ndarray, quality: int) -> bytes:
+    def encode_file(self, rgb: np.ndarray, quality: int) -> bytes:
+        """The standard file (JPEG/JFIF, RIFF WebP, HEIF boxes) of the edge-padded image."""
         q = self._check_quality(quality, InputError)
         img = check_rgb(rgb)
         self.check_available()
         h, w = img.shape[:2]
         pw, ph = self._padded(w, h)
         try:
-            data = self._save(pad_edge(img, pw, ph), q)
+            return self._save(pad_edge(img, pw, ph), q)
         except (OSError, ValueError, RuntimeError) as exc:  # inputs are valid: the backend failed
             raise BackendUnavailable(f"{self.name} encoder failed: {_first_line(exc)}") from None
-        template = _template(type(self), pw, ph, q)
+
+    def decode_file(self, data: bytes, width: int, height: int) -> np.ndarray:
+        """Pixels of a standard file, cropped to ``width x height``."""
+        check_size(width, height)
+        pixels = self._pixels(bytes(data), "file")
+        if pixels.shape[0] < height or pixels.shape[1] < width or pixels.shape[2:] != (3,):
+            raise BitstreamError(f"corrupt {self.name} file: decoded {pixels.shape}, expected {width}x{height}")
+        return np.ascontiguousarray(pixels[:height, :width], dtype=np.uint8)
+
+    def _pixels(self, data: bytes, what: str) -> np.ndarray:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return self._load(data)
+        except Exception as exc:  # decoders raise OSError, SyntaxError, ValueError, ...
+            raise BitstreamError(f"corrupt {self.name} {what}: {_first_line(exc)}") from None
+
+    def encode(self, rgb: np.ndarray, quality: int) -> bytes:
+        data = self.encode_file(rgb, quality)
+        h, w = np.asarray(rgb).shape[:2]
+        template = _template(type(self), *self._padded(w, h), int(quality))
         patch = make_patch(template, data)
         if apply_patch(template, patch) != data:  # cannot happen; cheap insurance
             raise AssertionError(f"{self.name}: template patch does not round-trip")
@@ -82,12 +103,7 @@ class _PillowCodec(BaseCodec):
             _sniff.check_payload(self.name, data, pw, ph)
         except (ValueError, struct.error) as exc:
             raise BitstreamError(f"corrupt {self.name} payload: {exc}") from None
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                pixels = self._load(data)
-        except Exception as exc:  # decoders raise OSError, SyntaxError, ValueError, ...
-            raise BitstreamError(f"corrupt {self.name} payload: {_first_line(exc)}") from None
+        pixels = self._pixels(data, "payload")
         if pixels.shape != (ph, pw, 3):
             raise BitstreamError(f"corrupt {self.name} payload: decoded {pixels.shape}, expected {(ph, pw, 3)}")
         return np.ascontiguousarray(pixels[:height, :width], dtype=np.uint8)

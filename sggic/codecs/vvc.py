@@ -12,7 +12,7 @@ stores the real ones otherwise (see docs/codecs.md, "VVC payload").
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -41,17 +41,97 @@ IMPLICIT_SLICE_HEADER = b"\x00\x39"  # nal_unit_type 7 (IDR_W_RADL), temporal id
 _IMPLICIT_MIN = 0xC0
 
 
-def _encoder_args(width: int, height: int, qp: int, preset: str) -> list[str]:
+# Header quality (docs/codecs.md, "Quality"): 0..63 is a plain qp with QPA on (every file
+# written before the refinements, and still the coarse steps). 64 + SLOTS_PER_QP * qp + j
+# packs qp with: j in 0..11 -> QPA on, chroma qp offsets -(j + 1); j in 12..24 -> QPA off,
+# chroma offsets -(j - 12). Every value up to QUALITY_MAX is valid and means one setting.
+CHROMA_MAX = 12  # libvvenc accepts chroma qp offsets -12..12
+SLOTS_PER_QP = CHROMA_MAX + (CHROMA_MAX + 1)
+PACKED_BASE = 64
+QUALITY_MAX = PACKED_BASE + SLOTS_PER_QP * (QP_MAX + 1) - 1
+CHROMA_STEPS = (1, 2, 4, 6, 9, 12)  # refinements rate control tries between qp and qp - 1
+PROBE_PRESET = "faster"  # rate control's size probe: ~5x less CPU than medium, sizes within ~20 %
+QPA = True  # libvvenc's perceptual QP adaptation in the files the encoder writes (see docs/codecs.md)
+
+
+class Settings(NamedTuple):
+    """The encoder settings one header quality stands for."""
+
+    qp: int
+    chroma_offset: int = 0  # Cb and Cr qp offset, -CHROMA_MAX..0
+    qpa: bool = True
+
+
+def pack_quality(settings: Settings) -> int:
+    """The header quality for ``settings`` (InputError when out of range)."""
+    qp, chroma, qpa = settings
+    if not 0 <= qp <= QP_MAX or not -CHROMA_MAX <= chroma <= 0:
+        raise InputError(f"VVC settings out of range: qp {qp}, chroma offset {chroma}")
+    if qpa and chroma == 0:
+        return qp
+    j = -chroma - 1 if qpa else CHROMA_MAX - chroma
+    return PACKED_BASE + SLOTS_PER_QP * qp + j
+
+
+def unpack_quality(quality: int) -> Settings:
+    """The settings of a header quality; ValueError outside 0..QUALITY_MAX."""
+    if not 0 <= quality <= QUALITY_MAX:
+        raise ValueError(f"VVC quality must be in 0..{QUALITY_MAX}, got {quality}")
+    if quality < PACKED_BASE:
+        return Settings(quality)
+    qp, j = divmod(quality - PACKED_BASE, SLOTS_PER_QP)
+    return Settings(qp, -(j + 1), True) if j < CHROMA_MAX else Settings(qp, -(j - CHROMA_MAX), False)
+
+
+def qp_of_quality(quality: int) -> int:
+    """The luma qp a header quality codes with (what the fitted restorer is conditioned on)."""
+    return unpack_quality(int(quality)).qp
+
+
+def encoder_args(width: int, height: int, settings: Settings, preset: str = PRESET) -> list[str]:
+    """The ffmpeg arguments of every libvvenc encode (sggic's base layer, the parameter-set
+    templates, the rate-control probe and the bench's baseline).
+
+    Raw 10-bit 4:2:0 on stdin, one intra picture as an Annex-B stream on stdout. Plain
+    settings (QPA on, no chroma offset) add no argument, so such encodes are exactly those
+    of files written before the other settings existed.
+    """
+    qp, chroma, qpa = settings
+    extra = [] if qpa else ["-qpa", "0"]
+    if chroma:
+        extra += ["-vvenc-params", f"CbQpOffset={chroma}:CrQpOffset={chroma}"]
     return [
         "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-s", f"{width}x{height}", "-i", "-",
-        "-threads", str(THREADS), "-c:v", "libvvenc", "-preset", preset, "-qp", str(qp),
+        "-threads", str(THREADS), "-c:v", "libvvenc", "-preset", preset, "-qp", str(qp), *extra,
         "-frames:v", "1", "-f", "vvc", "-",
     ]  # fmt: skip
 
 
-def _encode_stream(yuv: bytes, width: int, height: int, qp: int, preset: str) -> bytes:
+def decoder_args(width: int, height: int) -> list[str]:
+    """ffmpeg arguments decoding one VVC picture of (padded) ``width x height`` from stdin
+    to raw 10-bit 4:2:0 on stdout.
+
+    -xerror: without it ffmpeg conceals a damaged slice and exits 0. -max_pixels: a hard
+    backstop, ffmpeg refuses frames above the CTU-aligned padded size.
+    """
+    return ["-max_pixels", str((width + 128) * (height + 128)),
+            "-xerror", "-threads", "1", "-f", "vvc", "-i", "-", "-frames:v", "1",
+            "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-"]  # fmt: skip
+
+
+def _encode_stream(yuv: bytes, width: int, height: int, settings: Settings, preset: str) -> bytes:
     # inputs are validated before this point, so a failure here is the backend's
-    return run_ffmpeg(_encoder_args(width, height, qp, preset), yuv, BackendUnavailable, "libvvenc failed")
+    return run_ffmpeg(encoder_args(width, height, settings, preset), yuv, BackendUnavailable, "libvvenc failed")
+
+
+def decode_stream(stream: bytes, width: int, height: int, what: str = "corrupt VVC payload") -> np.ndarray:
+    """RGB pixels of an Annex-B stream coding a ``padded_size(width, height)`` picture, cropped."""
+    pw, ph = padded_size(width, height, PAD_MULTIPLE, MIN_SIZE)
+    raw = run_ffmpeg(decoder_args(pw, ph), stream, BitstreamError, what)
+    expected = pw * ph * 3 // 2 * 2
+    if len(raw) != expected:
+        raise BitstreamError(f"{what}: decoded {len(raw)} bytes, expected {expected}")
+    return np.ascontiguousarray(yuv420p10_to_rgb(raw, pw, ph)[:height, :width])
 
 
 @lru_cache(maxsize=1)
@@ -66,24 +146,24 @@ def _check_backend() -> None:
 
 
 @lru_cache(maxsize=32)
-def template_parameter_sets(width: int, height: int, qp: int, preset: str = PRESET) -> tuple[bytes, ...]:
-    """The parameter-set NAL units libvvenc writes for a padded size, qp and preset.
+def template_parameter_sets(width: int, height: int, quality: int, preset: str = PRESET) -> tuple[bytes, ...]:
+    """The parameter-set NAL units libvvenc writes for a padded size, header quality and preset.
 
     Rebuilt by coding a flat grey picture with exactly the encoder's settings: the sets
-    do not depend on the picture content. Cached per (w, h, qp, preset) for this process.
+    do not depend on the picture content. Cached per (w, h, quality, preset) for this process.
     """
     grey = np.full((height, width, 3), 128, np.uint8)
-    stream = _encode_stream(rgb_to_yuv420p10(grey), width, height, qp, preset)
+    stream = _encode_stream(rgb_to_yuv420p10(grey), width, height, unpack_quality(quality), preset)
     return tuple(n for n in _nal.split_annexb(stream) if _nal.nal_type(n) in _nal.PARAMETER_SETS)
 
 
-def decoder_parameter_sets(width: int, height: int, qp: int, preset: str = PRESET) -> tuple[bytes, ...]:
+def decoder_parameter_sets(width: int, height: int, quality: int, preset: str = PRESET) -> tuple[bytes, ...]:
     """The sets :func:`template_parameter_sets` gives, at a constant cost for any size.
 
     Rewritten from a 16x16 template (sggic.codecs._paramsets): a file claiming a huge
     picture must not make the decoder run libvvenc on that huge picture.
     """
-    small = template_parameter_sets(_paramsets.TEMPLATE_SIZE, _paramsets.TEMPLATE_SIZE, qp, preset)
+    small = template_parameter_sets(_paramsets.TEMPLATE_SIZE, _paramsets.TEMPLATE_SIZE, quality, preset)
     return _paramsets.resize_parameter_sets(small, width, height)
 
 
@@ -130,14 +210,21 @@ def unpack_nals(payload: bytes) -> list[bytes]:
     return nals
 
 
-def _check_qp(qp: int, error: type[Exception]) -> int:
-    if not isinstance(qp, (int, np.integer)) or not 0 <= int(qp) <= QP_MAX:
-        raise error(f"VVC quality must be a qp in 0..{QP_MAX}, got {qp!r}")
-    return int(qp)
+def _check_quality(quality: int, error: type[Exception]) -> Settings:
+    if isinstance(quality, (int, np.integer)) and not isinstance(quality, bool):
+        try:
+            return unpack_quality(int(quality))
+        except ValueError:
+            pass
+    raise error(f"VVC quality must be a qp in 0..{QP_MAX} or packed settings up to {QUALITY_MAX}, got {quality!r}")
+
+
+def _slices_only(stream: bytes) -> list[bytes]:
+    return [n for n in _nal.split_annexb(stream) if _nal.nal_type(n) not in _nal.DROPPABLE | _nal.PARAMETER_SETS]
 
 
 class VVCCodec(BaseCodec):
-    """libvvenc intra coding at a fixed qp; 10-bit 4:2:0, colour conversion done in numpy."""
+    """libvvenc intra coding at a fixed qp (and chroma offset); 10-bit 4:2:0, colour conversion in numpy."""
 
     name = "vvc"
     codec_id = 1
@@ -151,38 +238,62 @@ class VVCCodec(BaseCodec):
         self.preset = preset
 
     def qualities(self) -> Sequence[int]:
-        return tuple(range(QP_MAX, QP_MIN - 1, -1))
+        return tuple(pack_quality(Settings(qp, 0, QPA)) for qp in range(QP_MAX, QP_MIN - 1, -1))
+
+    def refinements(self, quality: int) -> Sequence[int]:
+        """qp with chroma qp offsets -1 .. -12: files between qp and qp - 1 (1-5 % steps)."""
+        qp, chroma, qpa = _check_quality(quality, InputError)
+        if chroma != 0 or not QP_MIN < qp <= QP_MAX:  # QP_MIN is the top of the list: nothing above
+            return ()
+        return tuple(pack_quality(Settings(qp, -k, qpa)) for k in CHROMA_STEPS)
+
+    def size_probe(self, rgb: np.ndarray) -> Callable[[int], int]:
+        """Payload bytes at a quality, estimated with libvvenc's ``faster`` preset."""
+        img = check_rgb(rgb)
+        h, w = img.shape[:2]
+        pw, ph = padded_size(w, h, PAD_MULTIPLE, MIN_SIZE)
+        yuv = rgb_to_yuv420p10(pad_edge(img, pw, ph))
+
+        def probe(quality: int) -> int:
+            settings = _check_quality(quality, InputError)
+            return len(pack_nals(_slices_only(_encode_stream(yuv, pw, ph, settings, PROBE_PRESET))))
+
+        return probe
 
     def check_available(self) -> None:
         _check_backend()
 
     def encode(self, rgb: np.ndarray, quality: int) -> bytes:
-        qp = _check_qp(quality, InputError)
         img = check_rgb(rgb)
         h, w = img.shape[:2]
-        return self.compact(self.annexb_stream(img, qp), w, h, qp)
+        return self.compact(self.encode_file(img, quality), w, h, int(quality))
 
-    def annexb_stream(self, rgb: np.ndarray, qp: int) -> bytes:
-        """The plain .266 stream libvvenc writes for the padded image (for measurements)."""
+    def encode_file(self, rgb: np.ndarray, quality: int) -> bytes:
+        """The plain .266 stream libvvenc writes for the padded image (parameter sets included)."""
+        settings = _check_quality(quality, InputError)
         img = check_rgb(rgb)
         h, w = img.shape[:2]
         pw, ph = padded_size(w, h, PAD_MULTIPLE, MIN_SIZE)
-        yuv = rgb_to_yuv420p10(pad_edge(img, pw, ph))
-        return _encode_stream(yuv, pw, ph, _check_qp(qp, InputError), self.preset)
+        return _encode_stream(rgb_to_yuv420p10(pad_edge(img, pw, ph)), pw, ph, settings, self.preset)
 
-    def compact(self, stream: bytes, width: int, height: int, qp: int) -> bytes:
+    def annexb_stream(self, rgb: np.ndarray, qp: int) -> bytes:
+        """Same as :meth:`encode_file` (kept for sggic.codecs._measure)."""
+        return self.encode_file(rgb, qp)
+
+    def compact(self, stream: bytes, width: int, height: int, quality: int) -> bytes:
         """The payload for a stream: drop AUD/SEI, drop parameter sets the decoder rebuilds."""
+        _check_quality(quality, InputError)
         pw, ph = padded_size(width, height, PAD_MULTIPLE, MIN_SIZE)
         nals = [n for n in _nal.split_annexb(stream) if _nal.nal_type(n) not in _nal.DROPPABLE]
         sets = tuple(n for n in nals if _nal.nal_type(n) in _nal.PARAMETER_SETS)
         rest = [n for n in nals if _nal.nal_type(n) not in _nal.PARAMETER_SETS]
         has_sps = any(_nal.nal_type(n) == _nal.SPS for n in sets)
-        if has_sps and sets == template_parameter_sets(pw, ph, qp, self.preset):
+        if has_sps and sets == template_parameter_sets(pw, ph, int(quality), self.preset):
             return pack_nals(rest)
         return pack_nals(nals)  # fallback: the decoder could not rebuild them, keep them
 
     def decode(self, payload: bytes, width: int, height: int, quality: int) -> np.ndarray:
-        qp = _check_qp(quality, BitstreamError)
+        _check_quality(quality, BitstreamError)
         check_size(width, height)
         nals = unpack_nals(bytes(payload))
         pw, ph = padded_size(width, height, PAD_MULTIPLE, MIN_SIZE)
@@ -191,14 +302,10 @@ class VVCCodec(BaseCodec):
         except ValueError as exc:
             raise BitstreamError(f"corrupt VVC payload: {exc}") from None
         if not any(_nal.nal_type(n) == _nal.SPS for n in nals):
-            nals = [*decoder_parameter_sets(pw, ph, qp, self.preset), *nals]
-        # -xerror: without it ffmpeg conceals a damaged slice and exits 0
-        # a hard backstop too: ffmpeg refuses frames above the CTU-aligned padded size
-        args = ["-max_pixels", str((pw + 128) * (ph + 128)),
-                "-xerror", "-threads", "1", "-f", "vvc", "-i", "-", "-frames:v", "1",
-                "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-"]  # fmt: skip
-        raw = run_ffmpeg(args, _nal.join_annexb(nals), BitstreamError, "corrupt VVC payload")
-        expected = pw * ph * 3 // 2 * 2
-        if len(raw) != expected:
-            raise BitstreamError(f"corrupt VVC payload: decoded {len(raw)} bytes, expected {expected}")
-        return np.ascontiguousarray(yuv420p10_to_rgb(raw, pw, ph)[:height, :width])
+            nals = [*decoder_parameter_sets(pw, ph, int(quality), self.preset), *nals]
+        return decode_stream(_nal.join_annexb(nals), width, height)
+
+    def decode_file(self, data: bytes, width: int, height: int) -> np.ndarray:
+        """Pixels of a plain .266 stream (as :meth:`encode_file` writes it)."""
+        check_size(width, height)
+        return decode_stream(bytes(data), width, height, "VVC decoding failed")

@@ -201,7 +201,10 @@ class FittedRestorer(Restorer):
         old = torch.get_num_threads()
         torch.set_num_threads(self.threads)
         try:
-            return tiled_upscale(rgb, lambda t: self.upscale(t, ctx.quality), 2,
+            from sggic.codecs.vvc import qp_of_quality  # the header packs qp and chroma offset
+
+            qp = qp_of_quality(ctx.quality)
+            return tiled_upscale(rgb, lambda t: self.upscale(t, qp), 2,
                                  tile=self.tile, overlap=self.overlap)
         finally:
             torch.set_num_threads(old)
