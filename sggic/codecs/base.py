@@ -55,6 +55,11 @@ class BaseCodec(Component, ABC):
     def decode_file(self, data: bytes, width: int, height: int) -> np.ndarray:
         raise NotImplementedError(f"{self.name} reads no standard file")
 
+    def writes_quality(self, quality: int) -> bool:
+        """Whether this codec's encoder can write ``quality`` in a header; the decoder
+        refuses any other value (a format has one encoding per file)."""
+        return quality in self.qualities()
+
     def size_probe(self, rgb: np.ndarray) -> Callable[[int], int] | None:
         return None
 

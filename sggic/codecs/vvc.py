@@ -240,6 +240,13 @@ class VVCCodec(BaseCodec):
     def qualities(self) -> Sequence[int]:
         return tuple(pack_quality(Settings(qp, 0, QPA)) for qp in range(QP_MAX, QP_MIN - 1, -1))
 
+    def writes_quality(self, quality: int) -> bool:
+        """A plain qp in QP_MIN..QP_MAX, or packed settings whose qp is in that range."""
+        try:
+            return QP_MIN <= unpack_quality(int(quality)).qp <= QP_MAX
+        except ValueError:
+            return False
+
     def refinements(self, quality: int) -> Sequence[int]:
         """qp with chroma qp offsets -1 .. -12: files between qp and qp - 1 (1-5 % steps)."""
         qp, chroma, qpa = _check_quality(quality, InputError)
