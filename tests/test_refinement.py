@@ -30,8 +30,8 @@ class FakeSegmenter(Segmenter):
     def __init__(self) -> None:
         self.seen: list[tuple[int, ...]] = []
 
-    def segment(self, image: np.ndarray, prompts: Sequence[str]) -> list[np.ndarray]:
-        self.seen.append(image.shape)
+    def segment(self, image: np.ndarray, prompts: Sequence[str], size=None) -> list[np.ndarray]:
+        self.seen.append(image.shape)  # ignores size: the decoder resizes what it gets
         h, w = image.shape[:2]
         left = np.zeros((h, w), np.float32)
         left[:, : w // 3] = 1.0
