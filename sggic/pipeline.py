@@ -266,8 +266,7 @@ def decode_detailed(
         "settings": (f"{settings.source} (steps {settings.steps}, guidance {settings.guidance:g})"
                      if rest.uses_settings else f"{settings.source} policy; not used by {rest.name}"),
         "restoration": rest.name,
-        "refinement": f"per-object refinement applied ({len(masks)} objects under their masks)"
-                      if refined else why_not,
+        "refinement": f"applied to {len(masks)} objects" if refined else why_not,
     }
     report = list(rest.report_lines())
     img = Image.fromarray(np.ascontiguousarray(out))

@@ -98,19 +98,24 @@ class PatchMapSegmenter(Segmenter):
 
     @classmethod
     def from_config(cls, config: RunConfig | None = None) -> "PatchMapSegmenter":
-        """No maps yet: the decoder builds it from the file (:meth:`from_file`)."""
+        """Without a file: no maps, so no masks (``segment`` returns ``[]``); the decoder
+        builds it with :meth:`from_file` instead."""
         obj = cls()
+        obj.from_a_file = False
         if config is not None:
             obj.config = config
         return obj
 
     @classmethod
     def from_file(cls, data: bytes | None, config: RunConfig | None = None) -> "PatchMapSegmenter":
-        """The maps of a file's patch-mask section (None: the file has none)."""
+        """The maps of a file's patch-mask section (None: the file has none, and then
+        ``segment`` refuses a file that names objects)."""
         obj = cls.from_bytes(data) if data else cls()
         if config is not None:
             obj.config = config
         return obj
+
+    from_a_file = True  # False only for the registry's map-less instance
 
     def describe(self) -> str:
         return (f"patchmap ({len(self.maps)} 8x8 CLIP patch maps stored in the file, "
@@ -120,6 +125,8 @@ class PatchMapSegmenter(Segmenter):
                 size: tuple[int, int] | None = None) -> list[np.ndarray]:
         img = check_image(image)
         names = check_prompts(prompts)
+        if not self.from_a_file and not self.maps:
+            return []
         if len(names) != len(self.maps):
             raise BitstreamError(f"file has {len(self.maps)} patch maps for {len(names)} objects")
         hw = output_size(img, size)
