@@ -212,7 +212,7 @@ def test_patch_map_ablation_stores_masks_and_decodes_without_clipseg(tiny_models
                  "--segmenter", "patchmap", "--semantics", str(sem_json), "--bpp", "0.6", "-q"]) == 0
     raw = sgc.read_bytes()
     f = container.read(raw)
-    assert len(f.patch_masks) == 24 and f.section_sizes["patch masks"] == 24 + 3  # counted in the file
+    assert len(f.patch_masks) == 24 and f.section_sizes["patch masks"] == 24 + 4  # framing: type, length, CRC-16
     assert f.profile.component(container.STAGE_SEGMENT).component_id == 3
     assert len(raw) <= 0.6 * 64 * 58 / 8
     err = _decode_cli(sgc, tmp_path / "p.png", tiny_models, capsys)
