@@ -158,7 +158,8 @@ def encode(image: Any, bpp: float = DEFAULT_BPP, base: str | None = None,
       base layer, semantics); the file is at or under ``floor(bpp * w * h / 8)`` bytes.
     * ``target_bytes``: a byte budget for the whole file instead of ``bpp`` (thumbnails
       are budgeted in bytes); when given, ``bpp`` is ignored.
-    * ``base``: base-layer codec, ``"vvc"`` (the offline default), ``"avif"``, ``"heic"``, ``"webp"``, ``"jpeg"``.
+    * ``base``: base-layer codec, ``"vvc"`` (the offline default), ``"avif"``, ``"heic"``, ``"webp"``, ``"jpeg"``,
+      ``"cheng2020"`` (the full profile's default).
     * ``semantics``: a :class:`sggic.Semantics` (3 objects + description) to code with the
       image, or None for none (:func:`sggic.describe` writes one with a VLM).
     * ``restorer``: the restorer the decoder should use, recorded in the header
@@ -167,6 +168,9 @@ def encode(image: Any, bpp: float = DEFAULT_BPP, base: str | None = None,
     * ``fixed``: record fixed decoder settings (no content adaptation).
     * ``config``: a :class:`sggic.RunConfig` (profile, device, threads, model registry);
       ``base``/``restorer`` left as None take the profile's defaults.
+    * ``segmenter``: None for the profile's (full: ``"clipseg"``, run at the decoder), or
+      ``"patchmap"`` (full profile): 8x8 CLIP patch maps of the objects made here and
+      stored in the file (MISC's "w/o CLIPSeg" ablation, 8 bytes per object).
 
     A target below the smallest file the base codec can make raises
     :class:`sggic.errors.RateError`, whose message gives the smallest possible rate.

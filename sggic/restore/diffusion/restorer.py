@@ -110,7 +110,8 @@ class DiffusionRestorer(Restorer):
 
     def report_lines(self) -> list[str]:
         """Lines for ``decode -v``: which restorer, what it did, and per-stage seconds."""
-        head = (f"restorer: diffusion (stage 1 '{self.spec.stage1}' + SD with a {self.spec.control} "
+        article = "an" if self.spec.control == "ir" else "a"
+        head = (f"restorer: diffusion (stage 1 '{self.spec.stage1}' + SD with {article} {self.spec.control} "
                 f"ControlNet, on {self.config.device})")
         return [head, *self._notes, *(f"  {name}: {sec:.2f} s" for name, sec in self._times)]
 
