@@ -32,14 +32,14 @@ def add_models_parser(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--init", default="zoo:6",
                    help="start from zoo:Q (CompressAI pretrained quality Q, default zoo:6) or a checkpoint file")
     f.add_argument("--models", help="models TOML (its download setting applies to --init zoo:Q)")
-    f.add_argument("--steps", type=int, default=20000)
-    f.add_argument("--batch", type=int, default=8)
+    f.add_argument("--steps", type=int, default=20000, help="optimiser steps (default 20000)")
+    f.add_argument("--batch", type=int, default=8, help="crops per step (default 8)")
     f.add_argument("--crop", type=int, default=256, help="training crop, a multiple of 64 (default 256)")
-    f.add_argument("--lr", type=float, default=1e-4)
+    f.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
     f.add_argument("--downsample", type=int, default=2, help="downsample images first, as the base layer is (2)")
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--device", default="cpu")
-    f.add_argument("--log-every", type=int, default=100)
+    f.add_argument("--seed", type=int, default=0, help="seed for crops and initialisation (default 0)")
+    f.add_argument("--device", default="cpu", help="torch device to train on (default cpu)")
+    f.add_argument("--log-every", type=int, default=100, help="print the loss every N steps (default 100)")
 
 
 def run_models(a: argparse.Namespace) -> None:
