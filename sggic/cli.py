@@ -80,10 +80,15 @@ def _parser() -> argparse.ArgumentParser:
     rate = e.add_mutually_exclusive_group()
     rate.add_argument("--bpp", type=_bpp, default=None, help="target bits per pixel for the whole file (default 0.03)")
     rate.add_argument("--bytes", type=int, default=None, metavar="N", help="target size of the whole file in bytes")
-    e.add_argument("--base", default=None, help="base-layer codec: vvc (the offline default), avif, heic, webp, jpeg")
+    e.add_argument("--base", default=None, help="base-layer codec: vvc (the offline default), avif, heic, webp, "
+                   "jpeg, cheng2020 (the full profile's default)")
     _add_semantics_options(e)
     e.add_argument("--restorer", default=None, help="restorer the decoder should use (recorded in the file): "
                    + _restorer_choices())
+    e.add_argument("--segmenter", default=None,
+                   help="how the decoder finds the objects: the profile's (full: clipseg, run at the decoder) "
+                        "or patchmap (8x8 CLIP patch maps made here and stored in the file, 8 bytes per object; "
+                        "MISC's 'w/o CLIPSeg' ablation; needs --profile full)")
     e.add_argument("--fixed", action="store_true", help="record fixed decoder settings (no content adaptation)")
     e.add_argument("--seed", type=int, default=0, help="seed recorded for any sampling at decode time")
     e.add_argument("--force", action="store_true", help="write the .sgc even under an image file name (a.png)")
@@ -222,7 +227,7 @@ def _encode(a: argparse.Namespace) -> None:
     with activity("encode", unit="try", enabled=False if a.quiet else None):
         r = encode_detailed(a.input, bpp=DEFAULT_BPP if a.bpp is None else a.bpp, base=a.base, semantics=sem,
                             restorer=a.restorer, seed=a.seed, fixed=a.fixed,
-                            target_bytes=a.bytes, config=config)
+                            target_bytes=a.bytes, config=config, segmenter=a.segmenter)
     atomic_write(a.output, r.data)
     if not a.quiet:
         for note in r.notes:
@@ -264,6 +269,8 @@ def _decode(a: argparse.Namespace) -> None:
     if a.verbose:
         for stage, what in r.stages.items():
             print(f"  {stage:13s} {what}", file=sys.stderr)
+        for line in r.report:
+            print(f"  {line}", file=sys.stderr)
     if not a.quiet:
         h = r.header
         size = os.path.getsize(a.input)

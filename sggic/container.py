@@ -20,7 +20,9 @@ SEC_HEADER = 0x01
 SEC_BASE = 0x02
 SEC_SEMANTICS = 0x03
 SEC_PROFILE = 0x04  # which components and weights made the file; absent = the offline profile
-SECTION_NAMES = {SEC_HEADER: "header", SEC_BASE: "base", SEC_SEMANTICS: "semantics", SEC_PROFILE: "profile"}
+SEC_PATCH_MASKS = 0x05  # 8x8 CLIP patch maps, 8 bytes per object (segmenter "patchmap" only)
+SECTION_NAMES = {SEC_HEADER: "header", SEC_BASE: "base", SEC_SEMANTICS: "semantics", SEC_PROFILE: "profile",
+                 SEC_PATCH_MASKS: "patch masks"}
 
 # Header flag bits (frozen).
 FLAG_GRAYSCALE = 0x01  # the source was grayscale: decode to a 1-channel image
@@ -101,6 +103,7 @@ class SgcFile:
     semantics: bytes | None = None
     section_sizes: dict[str, int] = field(default_factory=dict)  # framed bytes per section
     profile: ProfileRecord | None = None  # None: the offline profile
+    patch_masks: bytes | None = None  # None: no patch-mask section
 
 
 def _varint(n: int) -> bytes:
@@ -222,8 +225,11 @@ def decode_profile(p: bytes) -> ProfileRecord:
 
 
 def write(header: Header, base: bytes, semantics: bytes | None = None,
-          profile: ProfileRecord | None = None) -> bytes:
-    """Assemble a complete .sgc file (``profile`` None: the offline profile, no section)."""
+          profile: ProfileRecord | None = None, patch_masks: bytes | None = None) -> bytes:
+    """Assemble a complete .sgc file (``profile`` None: the offline profile, no section;
+    ``patch_masks``: the patch-map segmenter's 8 bytes per object, only with a profile)."""
+    if patch_masks is not None and profile is None:
+        raise ValueError("patch masks need a profile section (they are a full-profile segmenter's)")
     flags = header.flags & ~(FLAG_SEMANTICS | FLAG_PROFILE)
     if semantics is not None:
         flags |= FLAG_SEMANTICS
@@ -238,6 +244,8 @@ def write(header: Header, base: bytes, semantics: bytes | None = None,
     out += _section(SEC_BASE, base)
     if semantics is not None:
         out += _section(SEC_SEMANTICS, semantics)
+    if patch_masks is not None:
+        out += _section(SEC_PATCH_MASKS, patch_masks)
     return out
 
 
@@ -284,7 +292,10 @@ def read(data: bytes) -> SgcFile:
     if (SEC_PROFILE in sections) != bool(header.flags & FLAG_PROFILE):
         raise BitstreamError("corrupt .sgc file (profile section and header flag disagree)")
     profile = decode_profile(sections[SEC_PROFILE]) if SEC_PROFILE in sections else None
-    return SgcFile(header, sections[SEC_BASE], sections.get(SEC_SEMANTICS), sizes, profile)
+    masks = sections.get(SEC_PATCH_MASKS)
+    if masks is not None and profile is None:
+        raise BitstreamError("corrupt .sgc file (patch masks without a profile section)")
+    return SgcFile(header, sections[SEC_BASE], sections.get(SEC_SEMANTICS), sizes, profile, masks)
 
 
 HEADER_PEEK_BYTES = 64  # magic + version + a whole header section always fit

@@ -12,6 +12,7 @@ profile's models replace the offline ones without touching this file.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ from .codecs import CODECS
 from .codecs._pixels import downsample2x
 from .config import DEFAULT_CONFIG, RunConfig
 from .container import Header
-from .errors import BitstreamError, InputError
+from .errors import BitstreamError, InputError, SggicError
 from .images import LoadedImage, from_pil, load_image
 from .progress import step
 from .budgets import check_target_bytes
@@ -57,6 +58,7 @@ class DecodeResult:
     settings: Settings
     stages: dict[str, str]
     warnings: list[str] = field(default_factory=list)
+    report: list[str] = field(default_factory=list)  # the restorer's own lines (what it did, per-stage times)
 
 
 def _as_loaded(image: Any) -> LoadedImage:
@@ -84,12 +86,14 @@ def encode_detailed(
     fixed: bool = False,
     target_bytes: int | None = None,
     config: RunConfig | None = None,
+    segmenter: str | None = None,
 ) -> EncodeResult:
     """Encode and report what rate control chose (arguments as in :func:`encode`).
 
-    ``base``/``restorer`` None: the profile's (``config.profile``; offline: vvc, fitted).
+    ``base``/``restorer``/``segmenter`` None: the profile's (``config.profile``;
+    offline: vvc, fitted, none).
     """
-    from .profiles import encoder_stages, record_for
+    from .profiles import OFFLINE, encoder_stages, record_for, unavailable_profile
     from .restore.registry import restorer_id
     from .semantics.textcoder import encode_semantics
 
@@ -98,11 +102,23 @@ def encode_detailed(
     fixed = arguments.check_bool("fixed", fixed)
     semantics = arguments.check_semantics(semantics)
     stages = encoder_stages(config, base=None if base is None else arguments.check_str("base", base),
-                            restorer=None if restorer is None else arguments.check_str("restorer", restorer))
+                            restorer=None if restorer is None else arguments.check_str("restorer", restorer),
+                            segmenter=None if segmenter is None else arguments.check_str("segmenter", segmenter))
     rid = restorer_id(stages.restorer.name)
     codec = stages.codec
-    codec.check_available()
-    record = record_for(stages)
+    patch_maps = stages.segmenter.name == "patchmap"
+    try:
+        codec.check_available()
+        if patch_maps:
+            from .segment.patchmap import check_mapper_available
+
+            check_mapper_available(config)
+    except (BitstreamError, InputError):
+        raise
+    except SggicError as exc:
+        if stages.profile is OFFLINE:
+            raise
+        raise unavailable_profile(stages.profile, exc) from None
     loaded = _as_loaded(image)
     h, w = loaded.rgb.shape[:2]
     target = budget_bytes(bpp, w, h) if target_bytes is None else check_target_bytes(target_bytes)
@@ -111,18 +127,29 @@ def encode_detailed(
     sem_payload = None
     if semantics is not None and not semantics.is_empty():
         sem_payload = encode_semantics(semantics)
+    masks_payload = None
+    if patch_maps:  # MISC's ablation: 8x8 CLIP maps of the original image, coded in the file
+        from .segment.patchmap import encode_maps
+
+        names = [o.name for o in semantics.objects] if semantics is not None else []
+        step(what="CLIP patch maps")
+        masks_payload = encode_maps(loaded.rgb, names, config)
     flags = (container.FLAG_GRAYSCALE if loaded.grayscale else 0) | (container.FLAG_FIXED if fixed else 0)
 
     def header(quality: int) -> Header:
         return Header(w, h, codec.codec_id, quality, flags, rid, seed)
 
+    def write(quality: int, payload: bytes) -> bytes:
+        # the record depends on the quality: Cheng2020 records the chosen level's fingerprint
+        return container.write(header(quality), payload, sem_payload, record_for(stages, quality), masks_payload)
+
     def file_size(quality: int, payload: bytes) -> int:
         step(what=f"rate search (quality {quality})")  # the command line's progress bar, if open
-        return len(container.write(header(quality), payload, sem_payload, record))
+        return len(write(quality, payload))
 
     half = downsample2x(loaded.rgb)
     choice = fit_rate(codec, half, target, file_size, w * h)
-    data = container.write(header(choice.quality), choice.payload, sem_payload, record)
+    data = write(choice.quality, choice.payload)
     return EncodeResult(data, header(choice.quality), target, loaded.notes)
 
 
@@ -136,7 +163,8 @@ def encode(image: Any, bpp: float = DEFAULT_BPP, base: str | None = None,
       base layer, semantics); the file is at or under ``floor(bpp * w * h / 8)`` bytes.
     * ``target_bytes``: a byte budget for the whole file instead of ``bpp`` (thumbnails
       are budgeted in bytes); when given, ``bpp`` is ignored.
-    * ``base``: base-layer codec, ``"vvc"`` (the offline default), ``"avif"``, ``"heic"``, ``"webp"``, ``"jpeg"``.
+    * ``base``: base-layer codec, ``"vvc"`` (the offline default), ``"avif"``, ``"heic"``, ``"webp"``, ``"jpeg"``,
+      ``"cheng2020"`` (the full profile's default).
     * ``semantics``: a :class:`sggic.Semantics` (3 objects + description) to code with the
       image, or None for none (:func:`sggic.describe` writes one with a VLM).
     * ``restorer``: the restorer the decoder should use, recorded in the header
@@ -145,6 +173,9 @@ def encode(image: Any, bpp: float = DEFAULT_BPP, base: str | None = None,
     * ``fixed``: record fixed decoder settings (no content adaptation).
     * ``config``: a :class:`sggic.RunConfig` (profile, device, threads, model registry);
       ``base``/``restorer`` left as None take the profile's defaults.
+    * ``segmenter``: None for the profile's (full: ``"clipseg"``, run at the decoder), or
+      ``"patchmap"`` (full profile): 8x8 CLIP patch maps of the objects made here and
+      stored in the file (MISC's "w/o CLIPSeg" ablation, 8 bytes per object).
 
     A target below the smallest file the base codec can make raises
     :class:`sggic.errors.RateError`, whose message gives the smallest possible rate.
@@ -208,13 +239,15 @@ def decode_detailed(
     base = codec.decode(f.base, bw, bh, h.quality)
     if base.shape != (bh, bw, 3) or base.dtype != np.uint8:
         raise BitstreamError("base layer decoded to the wrong size")
-    # 2. segmentation of the decoded base from the object names (no masks are stored);
-    #    masks are resized bilinearly to the output size here, once
+    # 2. segmentation of the decoded base from the object names (patchmap: the maps the
+    #    encoder stored); masks come at twice the base size and are cropped like the image
     names = [o.name for o in sem.objects]
-    raw_masks = seg.segment(base, names) if names else []
+    t = time.perf_counter()
+    raw_masks = seg.segment(base, names, size=(2 * bh, 2 * bw)) if names else []
     if raw_masks and len(raw_masks) != len(names):
         raise BitstreamError(f"segmenter '{seg.name}' returned {len(raw_masks)} masks for {len(names)} objects")
     masks = masks_to_output(raw_masks, (bw, bh), (h.width, h.height))
+    seg_seconds = time.perf_counter() - t
     # 3. adaptive settings
     bpp = len(raw) * 8 / (h.width * h.height)
     settings = FixedSettings().choose(base, sem, bpp) if h.fixed else pol.choose(base, sem, bpp)
@@ -235,19 +268,22 @@ def decode_detailed(
         why_not = f"skipped (no masks from segmenter {seg.name})"
     else:
         why_not = ""
+    coverage = ", ".join(f"{n} {100.0 * float(np.mean(m)):.1f}%" for n, m in zip(names, masks))
     stages = {
         "profile": st.profile.name + (" (overridden: see warnings)" if st.warnings else ""),
         "base": codec.name,
-        "segmentation": seg.describe() + (f", {len(masks)} masks" if masks else ""),
+        "segmentation": seg.describe() + (f" made {len(masks)} masks (coverage: {coverage}) in {seg_seconds:.2f} s"
+                                          if masks else ""),
         "settings": (f"{settings.source} (steps {settings.steps}, guidance {settings.guidance:g})"
                      if rest.uses_settings else f"{settings.source} policy; not used by {rest.name}"),
         "restoration": rest.name,
-        "refinement": f"{len(masks)} objects" if refined else why_not,
+        "refinement": f"applied to {len(masks)} objects" if refined else why_not,
     }
+    report = list(rest.report_lines())
     img = Image.fromarray(np.ascontiguousarray(out))
     if h.grayscale:
         img = img.convert("L")
-    return DecodeResult(img, h, sem, base, masks, settings, stages, list(st.warnings))
+    return DecodeResult(img, h, sem, base, masks, settings, stages, list(st.warnings), report)
 
 
 def decode(data: bytes | str | os.PathLike, restorer: str | None = None,

@@ -2,8 +2,9 @@
 
 A profile is a named, pinned set of components, one per stage (base codec, segmenter,
 settings policy, restorer). ``offline`` is the set that ships in packages and runs on
-a CPU; ``full`` is the paper's (Cheng2020 base, CLIPSeg, DynDiff, DiffBIR), whose models
-come from the model registry named by ``RunConfig.models``.
+a CPU; ``full`` is the paper's (Cheng2020 base, CLIPSeg, the diffusion restorer, and a
+settings policy: ``fixed`` until DynDiff is registered, see :data:`FULL_POLICY`), whose
+models come from the model registry named by ``RunConfig.models``.
 
 What a file records (docs/format.md, "Profile section"): the header already names the
 base codec and the restorer by frozen id. An offline file records nothing more: the
@@ -15,10 +16,12 @@ the codec and restorer when they run weights, the component's frozen id and weig
 version. The decoder builds exactly those components and refuses, in one line, a file
 whose components or weights it cannot provide.
 
-For the full profile's modules: register the component (one line in the stage's
-registry, replacing the reserved entry), give its class ``from_config`` (device, threads,
-models) and a ``weights_version``, and :func:`encoder_stages` / :func:`decoder_stages`
-do the rest.
+For a new component: register it (one line in the stage's registry, replacing the
+reserved entry), give its class ``from_config`` (device, threads, models) and a
+``weights_version`` (codecs: ``weights_version_at(quality)``, as Cheng2020 records each
+level's fingerprint), and :func:`encoder_stages` / :func:`decoder_stages` do the rest.
+The ``patchmap`` segmenter is the one component with data in the file (section 0x05, made
+at the encoder by :func:`sggic.segment.patchmap.encode_maps`).
 """
 
 from __future__ import annotations
@@ -53,10 +56,16 @@ class Profile:
     summary: str
 
 
+# The full profile's settings policy. "dyndiff" (the paper's content-adaptive policy) is
+# reserved in sggic/adapt/registry.py; once it is registered there, this line becomes
+# FULL_POLICY = "dyndiff" (files record the policy, so older full files keep "fixed").
+FULL_POLICY = "fixed"
+
 OFFLINE = Profile(0, "offline", "vvc", "none", "fixed", DEFAULT_RESTORER,
                   "CPU only, components that ship in packages (VVC, fitted CNN); no masks, fixed settings")
-FULL = Profile(1, "full", "cheng2020", "clipseg", "dyndiff", "diffusion",
-               "the paper's models from the model registry (--models): Cheng2020, CLIPSeg, DynDiff, DiffBIR")
+FULL = Profile(1, "full", "cheng2020", "clipseg", FULL_POLICY, "diffusion",
+               f"the paper's models from the model registry (--models): Cheng2020, CLIPSeg, "
+               f"settings '{FULL_POLICY}', diffusion restorer (SD 2.1 + IRControlNet, as DiffBIR)")
 PROFILES: tuple[Profile, ...] = (OFFLINE, FULL)
 
 # stage id (as recorded in files) -> the stage's registry
@@ -109,7 +118,8 @@ class Stages:
                 raise type(exc)(f"{stage} '{comp.name}' cannot run here: {exc}") from None
 
 
-def _unavailable_profile(profile: Profile, exc: SggicError) -> SggicError:
+def unavailable_profile(profile: Profile, exc: SggicError) -> SggicError:
+    """``exc`` as one line that says which profile cannot run here."""
     return type(exc)(f"the {profile.name} profile cannot run here: {exc}")
 
 
@@ -120,29 +130,37 @@ def _id(registry: Registry[Entry], name: str) -> int:
 
 
 def encoder_stages(config: RunConfig | None = None, base: str | None = None,
-                   restorer: str | None = None) -> Stages:
+                   restorer: str | None = None, segmenter: str | None = None) -> Stages:
     """The components an encode with ``config.profile`` records (built, nothing loaded).
 
-    ``base``/``restorer`` override the profile's codec and restorer (both are recorded in
-    the header, so this is not a mismatch). Raises a one-line SggicError when the profile
-    names a component this version or this machine cannot build.
+    ``base``/``restorer``/``segmenter`` override the profile's (all are recorded in the
+    file, so this is not a mismatch; another segmenter than the profile's needs a profile
+    section, so not under the offline profile). Raises a one-line SggicError when the
+    profile names a component this version or this machine cannot build.
     """
     cfg = config or DEFAULT_CONFIG
     prof = get_profile(cfg.profile)
+    if segmenter is not None and prof is OFFLINE and segmenter != prof.segmenter:
+        SEGMENTERS.info(segmenter)  # an unknown name is reported as such first
+        raise InputError(f"segmenter '{segmenter}' is a full-profile component; add --profile full")
     try:
-        seg = get_segmenter(prof.segmenter, cfg)
+        seg = get_segmenter(segmenter or prof.segmenter, cfg)
         pol = get_policy(prof.policy, cfg)
         rest = get_restorer(restorer or prof.restorer, cfg)
         codec = get_codec(base or prof.base, cfg)
     except InputError:
         raise
     except SggicError as exc:
-        raise _unavailable_profile(prof, exc) from None
+        raise unavailable_profile(prof, exc) from None
     return Stages(prof, codec, seg, pol, rest)
 
 
-def record_for(stages: Stages) -> container.ProfileRecord | None:
-    """The profile section an encode with these stages writes (None for offline)."""
+def record_for(stages: Stages, quality: int | None = None) -> container.ProfileRecord | None:
+    """The profile section an encode with these stages writes (None for offline).
+
+    ``quality`` is the base codec's chosen quality: codecs whose weights differ per
+    quality (Cheng2020's levels) record that level's weights version.
+    """
     if stages.profile.id == OFFLINE.id:
         return None
     comps = [
@@ -151,9 +169,10 @@ def record_for(stages: Stages) -> container.ProfileRecord | None:
         container.ComponentRecord(container.STAGE_ADAPT, _id(POLICIES, stages.policy.name),
                                   stages.policy.weights_version),
     ]
-    if stages.codec.weights_version:
-        comps.append(container.ComponentRecord(container.STAGE_CODEC, stages.codec.codec_id,
-                                               stages.codec.weights_version))
+    codec_version = (stages.codec.weights_version if quality is None
+                     else stages.codec.weights_version_at(quality))
+    if codec_version:
+        comps.append(container.ComponentRecord(container.STAGE_CODEC, stages.codec.codec_id, codec_version))
     if stages.restorer.weights_version:
         comps.append(container.ComponentRecord(container.STAGE_RESTORE, _id(RESTORERS, stages.restorer.name),
                                                stages.restorer.weights_version))
@@ -199,10 +218,20 @@ def decoder_stages(f: container.SgcFile, config: RunConfig | None = None, restor
     warnings: list[str] = []
     try:
         codec = codec_by_id(h.codec_id, cfg)
-        _check_weights(codec, "codec", codec_rec)
+        if codec_rec is not None and codec.weights_version_at(h.quality) != codec_rec.weights_version:
+            raise MissingWeights(
+                f"this file was made with base codec '{codec.name}' weights version {codec_rec.weights_version} "
+                f"at quality {h.quality}, but the models here give version {codec.weights_version_at(h.quality)}; "
+                "point --models at the encoder's models TOML")
         seg_name = name_for(container.STAGE_SEGMENT, prof.segmenter)
         pol_name = name_for(container.STAGE_ADAPT, prof.policy)
-        if segmenter is None:
+        if f.patch_masks is not None and seg_name != "patchmap":
+            raise BitstreamError(f"corrupt .sgc file (patch masks but segmenter '{seg_name}')")
+        if segmenter is None and seg_name == "patchmap":
+            from .segment.patchmap import PatchMapSegmenter
+
+            seg = PatchMapSegmenter.from_file(f.patch_masks, cfg)
+        elif segmenter is None:
             seg = get_segmenter(seg_name, cfg)
             _check_weights(seg, "segmenter", recorded(container.STAGE_SEGMENT))
         else:
@@ -234,5 +263,5 @@ def decoder_stages(f: container.SgcFile, config: RunConfig | None = None, restor
     except SggicError as exc:
         if prof is OFFLINE:
             raise
-        raise _unavailable_profile(prof, exc) from None
+        raise unavailable_profile(prof, exc) from None
     return Stages(prof, codec, seg, pol, rest, warnings)

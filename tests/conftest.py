@@ -49,14 +49,15 @@ def encoded_003(tmp_path_factory, astronaut_png, semantics_json):
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):
-    """Tiny random models of every full-profile component and their models TOML.
+    """Tiny random models of every full-profile component (CLIPSeg, CLIP, Cheng2020 levels,
+    the diffusion restorer's SD + ControlNets) and their models TOML with a [diffusion] table.
 
     Skipped when the full profile's packages are not installed; never touches the network.
     """
     import os
 
     os.environ["HF_HUB_OFFLINE"] = "1"
-    for module in ("transformers", "compressai", "torch", "safetensors"):
+    for module in ("transformers", "compressai", "torch", "safetensors", "diffusers"):
         pytest.importorskip(module)
     from sggic.cli import main
 

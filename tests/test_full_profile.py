@@ -61,7 +61,8 @@ def test_make_tiny_writes_every_component(tiny_models: Path, capsys) -> None:
         assert all(p is not None and p.exists() for p in paths), name
     assert main(["models", "check", "--models", str(tiny_models)]) == 0
     out = capsys.readouterr().out
-    assert out.count(" ok ") == 2 + len(reg.get("cheng2020").levels)
+    assert out.count(" ok ") == 3 + len(reg.get("cheng2020").levels)  # clipseg, clip, levels, diffusion
+    assert reg.diffusion is not None and "\n  diffusion     ok" in out
     assert "fingerprint" in out
 
 

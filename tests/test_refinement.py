@@ -30,8 +30,8 @@ class FakeSegmenter(Segmenter):
     def __init__(self) -> None:
         self.seen: list[tuple[int, ...]] = []
 
-    def segment(self, image: np.ndarray, prompts: Sequence[str]) -> list[np.ndarray]:
-        self.seen.append(image.shape)
+    def segment(self, image: np.ndarray, prompts: Sequence[str], size=None) -> list[np.ndarray]:
+        self.seen.append(image.shape)  # ignores size: the decoder resizes what it gets
         h, w = image.shape[:2]
         left = np.zeros((h, w), np.float32)
         left[:, : w // 3] = 1.0
@@ -79,7 +79,7 @@ def test_masks_reach_refine_at_output_size(h: int, w: int) -> None:
     assert shape == (h, w, 3) and mask_shapes == [(h, w), (h, w)] and details == ["bright", "dark"]
     assert [m.shape for m in r.masks] == [(h, w), (h, w)]
     assert all(m.dtype == np.float32 and m.min() >= 0 and m.max() <= 1 for m in r.masks)
-    assert r.stages["refinement"] == "2 objects"
+    assert r.stages["refinement"] == "applied to 2 objects"
     assert any("fake-seg" in w_ for w_ in r.warnings) and any("fake-refiner" in w_ for w_ in r.warnings)
 
     plain = np.asarray(decode_detailed(data, restorer=PlainRestorer(), segmenter=FakeSegmenter()).image)

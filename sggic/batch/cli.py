@@ -60,6 +60,7 @@ def encode(a: argparse.Namespace) -> None:
 
     if getattr(a, "semantics", None) or getattr(a, "describe", False):
         raise InputError("--semantics and --describe describe one image; encode it on its own")
+    _offline_only(a)
     _check_out_dir(a.output)
     r = encode_many(a.input, a.output, bpp=a.bpp, target_bytes=a.bytes, base=a.base, restorer=a.restorer,
                     seed=a.seed, fixed=a.fixed, jobs=a.jobs, ray=a.ray, overwrite=a.overwrite,
@@ -67,9 +68,18 @@ def encode(a: argparse.Namespace) -> None:
     _finish(r, a.quiet)
 
 
+def _offline_only(a: argparse.Namespace) -> None:
+    """Batches run the offline profile; the full profile's options must not be dropped silently."""
+    from ..errors import InputError
+
+    if getattr(a, "profile", "offline") != "offline" or getattr(a, "models", None) or getattr(a, "segmenter", None):
+        raise InputError("--profile full, --models and --segmenter work on one file at a time in this version")
+
+
 def decode(a: argparse.Namespace) -> None:
     from . import decode_many
 
+    _offline_only(a)
     _check_out_dir(a.output)
     r = decode_many(a.input, a.output, restorer=a.restorer, format=a.format, jobs=a.jobs, ray=a.ray,
                     overwrite=a.overwrite, progress=_progress(a.quiet))

@@ -43,6 +43,14 @@ class BaseCodec(Component, ABC):
     @abstractmethod
     def qualities(self) -> Sequence[int]: ...
 
+    def weights_version_at(self, quality: int) -> int:
+        """The weights version a file coded at ``quality`` records (0: nothing to record).
+
+        Codecs whose weights differ per quality (Cheng2020: one checkpoint per level)
+        override this; the default is the component's ``weights_version``.
+        """
+        return self.weights_version
+
     @abstractmethod
     def encode(self, rgb: np.ndarray, quality: int) -> bytes: ...
 

@@ -31,7 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..config import RunConfig
+from ..config import DEFAULT_CONFIG, RunConfig
 from ..errors import BackendUnavailable, BitstreamError, InputError, MissingWeights
 from ..models.hub import registry_for, require, torch_threads
 from ..models.registry import Level, Registry
@@ -185,10 +185,27 @@ class Cheng2020Codec(BaseCodec):
     cache_size = 2  # loaded levels kept in memory (rate control tries a few)
 
     def __init__(self, config: RunConfig | None = None, registry: Registry | None = None):
-        self.config = config
+        self.config = config or DEFAULT_CONFIG
         self._registry = registry
         self._models: OrderedDict[int, Any] = OrderedDict()
+        self._versions: dict[int, int] = {}
         self.sources: dict[int, str] = {}
+
+    @classmethod
+    def from_config(cls, config: RunConfig | None = None) -> "Cheng2020Codec":
+        """Built from the RunConfig: its models TOML names the levels (``[cheng2020] levels``)."""
+        return cls(config)
+
+    def weights_version_at(self, quality: int) -> int:
+        """The level's :func:`fingerprint` as a 32-bit number (recorded in the profile section).
+
+        Encoder and decoder must use the same checkpoint for a level, or entropy decoding
+        produces garbage; the decoder compares this with the file's record before decoding.
+        """
+        q = self._quality(quality, BitstreamError)
+        if q not in self._versions:
+            self._versions[q] = int(fingerprint(self.model(q)), 16) or 1  # 0 means "no weights"
+        return self._versions[q]
 
     @property
     def registry(self) -> Registry:

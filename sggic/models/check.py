@@ -13,35 +13,16 @@ from ..config import RunConfig
 from ..errors import SggicError
 from .registry import COMPONENTS, Registry
 
-SLOTS = ("sd21", "controlnet")  # issue 9 loads these; here only their presence is checked
-
 
 @dataclass(frozen=True)
 class Row:
     component: str
-    status: str  # "ok", "missing"; slots of issue 9: "present" (found, not loaded), "slot" (not found)
+    status: str  # "ok" (loads here) or "missing"
     detail: str
 
     @property
     def ok(self) -> bool:
-        return self.status in ("ok", "present", "slot")
-
-
-def _slot(reg: Registry, name: str) -> Row:
-    comp = reg.get(name)
-    if comp.path is not None and comp.path.exists():
-        return Row(name, "present", f"local {comp.path} (slot for the diffusion restorer; not loaded here)")
-    if comp.hub:
-        try:
-            from huggingface_hub import snapshot_download
-
-            path = snapshot_download(comp.hub, revision=comp.revision, local_files_only=True)
-            return Row(name, "present", f"hub cache {comp.hub} at {path} (slot; not loaded here)")
-        except ImportError:
-            return Row(name, "slot", "huggingface_hub is not installed; install the full profile")
-        except Exception:  # noqa: BLE001 - any cache miss
-            pass
-    return Row(name, "slot", f"not here ({comp.where()}); {comp.how_to_get()}")
+        return self.status == "ok"
 
 
 def check(config: RunConfig, registry: Registry) -> list[Row]:
@@ -49,9 +30,6 @@ def check(config: RunConfig, registry: Registry) -> list[Row]:
     reg = replace(registry, allow_download=False)
     rows: list[Row] = []
     for name in COMPONENTS:
-        if name in SLOTS:
-            rows.append(_slot(reg, name))
-            continue
         try:
             if name == "clipseg":
                 from ..segment.clipseg import CLIPSegSegmenter
@@ -67,7 +45,31 @@ def check(config: RunConfig, registry: Registry) -> list[Row]:
                 rows.extend(_check_levels(reg))
         except SggicError as e:
             rows.append(Row(name, "missing", str(e)))
+    rows.append(_check_diffusion(config, reg))
     return rows
+
+
+def _check_diffusion(config: RunConfig, reg: Registry) -> Row:
+    """The restorer's folders load (SD parts and ControlNet) and its stage 1 can run."""
+    name = "diffusion"
+    try:
+        from ..restore.diffusion.models import load_models
+        from ..restore.diffusion.restorer import DiffusionRestorer
+        from ..restore.diffusion.spec import DiffusionSpec
+    except ImportError as e:
+        return Row(name, "missing", f"Python package {e.name!r} is missing; install the full profile")
+    if reg.diffusion is None:
+        return Row(name, "missing", "no [diffusion] table: set base = SD 2.1-base folder and controlnet = "
+                                    "folder (docs/full-profile.md)")
+    try:
+        root = reg.source.resolve().parent if reg.source is not None else None
+        spec = DiffusionSpec.from_mapping(reg.diffusion, root=root)
+        DiffusionRestorer(spec, config).check_available()
+        models = load_models(spec, config.device)
+        return Row(name, "ok", f"SD {spec.base}, {models.control} ControlNet {spec.controlnet}, "
+                               f"stage 1 {spec.stage1} ({str(models.dtype).replace('torch.', '')} on {config.device})")
+    except SggicError as e:
+        return Row(name, "missing", str(e))
 
 
 def _check_levels(reg: Registry) -> list[Row]:

@@ -116,7 +116,10 @@ def finetune_cheng2020(images: Path, output: Path, lmbda: float, registry: Regis
             x = rng.integers(pic.shape[1] - crop + 1)
             c = pic[y:y + crop, x:x + crop]
             crops.append(c[:, ::-1] if rng.random() < 0.5 else c)
-        x = torch.from_numpy(np.ascontiguousarray(np.stack(crops))).permute(0, 3, 1, 2).float().div(255).to(device)
+        # contiguous NCHW: a channels-last batch (what permute gives) corrupts the heap in the
+        # backward pass of torch 2.14.1's CPU convolutions here ("corrupted double-linked list")
+        x = torch.from_numpy(np.ascontiguousarray(np.stack(crops))).permute(0, 3, 1, 2).float().div(255)
+        x = x.contiguous().to(device)
         out = model(x)
         n_pix = x.shape[0] * x.shape[2] * x.shape[3]
         bpp = sum(torch.log(lk).sum() for lk in out["likelihoods"].values()) / (-math.log(2) * n_pix)

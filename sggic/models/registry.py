@@ -9,6 +9,10 @@ One TOML file names every component. Each component table takes:
 * ``dtype`` (``float32``, ``float16``, ``bfloat16``) and ``device`` (a torch device;
   empty: the :class:`sggic.config.RunConfig` device).
 
+The diffusion restorer's table ``[diffusion]`` (SD folder, ControlNet folder, sampler
+knobs) is validated here by :class:`sggic.restore.diffusion.spec.DiffusionSpec` and read
+by the restorer itself (docs/full-profile.md).
+
 The base codec ``cheng2020`` instead lists ``levels``: one checkpoint per entry, smallest
 files first; the quality number a .sgc header records for this codec is the index into
 this list. A level is a local checkpoint (``path``) or one of CompressAI's pretrained
@@ -36,9 +40,10 @@ COMPONENTS: dict[str, str] = {
     "clipseg": "decoder-side segmenter (CLIPSeg, transformers CLIPSegForImageSegmentation)",
     "clip": "CLIP ViT-B/16 for the encoder-side 8x8 patch maps (the 'w/o CLIPSeg' ablation)",
     "cheng2020": "base-layer codec (CompressAI Cheng2020Attention)",
-    "sd21": "diffusion restorer: Stable Diffusion 2.1-base (issue 9; slot only)",
-    "controlnet": "diffusion restorer: DiffBIR v2 ControlNet (issue 9; slot only)",
 }
+# The restorer's table: local folders only (SD 2.1-base in diffusers layout, the converted
+# IRControlNet or a diffusers tile ControlNet), see sggic/restore/diffusion/spec.py.
+DIFFUSION_TABLE = "diffusion"
 
 # CompressAI's stock cheng2020-attn (MSE) lambdas by zoo quality; quality 1-3 use N=128,
 # 4-6 use N=192 (CompressAI documentation / compressai.zoo.image.cfgs).
@@ -104,8 +109,6 @@ def _default_components() -> dict[str, Component]:
         "clip": Component("clip", hub="openai/clip-vit-base-patch16"),
         "cheng2020": Component("cheng2020", levels=tuple(
             Level(zoo_quality=q, lmbda=lam) for q, lam in sorted(ZOO_LAMBDAS.items()))),
-        "sd21": Component("sd21", hub="stabilityai/stable-diffusion-2-1-base"),
-        "controlnet": Component("controlnet"),
     }
 
 
@@ -116,6 +119,7 @@ class Registry:
     components: Mapping[str, Component]
     allow_download: bool = False
     source: Path | None = None
+    diffusion: Mapping[str, Any] | None = None  # the [diffusion] table as written (None: absent)
 
     def get(self, name: str) -> Component:
         if name not in self.components:
@@ -169,16 +173,28 @@ def load_registry(path: Path | str | None) -> Registry:
 def parse_registry(data: Mapping[str, Any], base: Path, source: Path | None = None) -> Registry:
     comps = _default_components()
     allow = False
+    diffusion = None
     for key, value in data.items():
         if key == "settings":
             allow = _settings(value, source)
+        elif key == DIFFUSION_TABLE:
+            from ..restore.diffusion.spec import DiffusionSpec
+
+            if not isinstance(value, Mapping):
+                raise InputError(f"{_where(source)}[{key}] must be a table")
+            try:
+                DiffusionSpec.from_mapping(value, root=base)
+            except InputError as e:
+                raise InputError(f"{_where(source)}{e}") from None
+            diffusion = dict(value)
         elif key in COMPONENTS:
             if not isinstance(value, Mapping):
                 raise InputError(f"{_where(source)}[{key}] must be a table")
             comps[key] = _component(key, value, base, source)
         else:
-            raise InputError(f"{_where(source)}unknown table [{key}]; known: settings, {', '.join(COMPONENTS)}")
-    return Registry(comps, allow_download=allow, source=source)
+            raise InputError(f"{_where(source)}unknown table [{key}]; known: settings, "
+                             f"{', '.join(COMPONENTS)}, {DIFFUSION_TABLE}")
+    return Registry(comps, allow_download=allow, source=source, diffusion=diffusion)
 
 
 def _where(source: Path | None) -> str:
@@ -302,6 +318,19 @@ def render_toml(reg: Registry, base: Path) -> str:
                 lam = f", lambda = {lv.lmbda!r}" if lv.lmbda is not None else ""
                 lines.append(f"  {{ {src}{lam} }},")
             lines.append("]")
+        lines.append("")
+    if reg.diffusion is not None:
+        lines.append(f"[{DIFFUSION_TABLE}]  # the diffusion restorer (sggic/restore/diffusion/spec.py)")
+        for key, value in reg.diffusion.items():
+            if isinstance(value, Path):
+                value = rel(value)
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, (int, float)):
+                text = repr(value)
+            else:
+                text = q(str(value))
+            lines.append(f"{key} = {text}")
         lines.append("")
     return "\n".join(lines)
 

@@ -14,9 +14,10 @@ Public configs the shapes follow (read November 2026):
 * CLIP: huggingface.co/openai/clip-vit-base-patch16 ``config.json`` (CLIPModel,
   projection 512; CLIPImageProcessor 224, shortest edge + centre crop).
 * Cheng2020: CompressAI ``Cheng2020Attention(N)``, N=192 for zoo quality 4-6.
-* SD 2.1-base / ControlNet (issue 9): diffusers folder layout of
-  stabilityai/stable-diffusion-2-1-base (unet, vae, text_encoder, tokenizer, scheduler)
-  and a diffusers ControlNetModel; written only when diffusers is installed.
+* The diffusion restorer: :func:`sggic.restore.diffusion.tiny.write_tiny_models` (SD
+  2.1-base's diffusers layout, our IRControlNet folder, a diffusers tile ControlNet)
+  under ``diffusion/``, and a ``[diffusion]`` table for them (:data:`TINY_DIFFUSION`);
+  written only when diffusers is installed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import InputError
+from ..errors import InputError, SggicError
 from .hub import quiet_transformers, require
 from .registry import Component, Level, Registry, default_registry, render_toml
 
@@ -121,39 +122,23 @@ def make_cheng2020_levels(out: Path, n: int = TINY_N, seed: int = 2) -> list[Pat
     return paths
 
 
-def make_sd21(out: Path, seed: int = 3) -> None:
-    diffusers = require("diffusers", "sd21")
-    transformers = require("transformers", "sd21")
-    torch = require("torch", "sd21")
-    torch.manual_seed(seed)
-    unet = diffusers.UNet2DConditionModel(
-        sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(8, 16),
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=32, attention_head_dim=(2, 4), use_linear_projection=True, norm_num_groups=4)
-    vae = diffusers.AutoencoderKL(
-        in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"), block_out_channels=(8, 16), latent_channels=4,
-        layers_per_block=1, norm_num_groups=4, sample_size=16)
-    vocab = byte_level_vocab()
-    text = transformers.CLIPTextModel(transformers.CLIPTextConfig(**_text_config(vocab), hidden_act="gelu"))
-    scheduler = diffusers.DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                        clip_sample=False, set_alpha_to_one=False, prediction_type="v_prediction")
-    unet.save_pretrained(out / "unet")
-    vae.save_pretrained(out / "vae")
-    text.save_pretrained(out / "text_encoder")
-    _tokenizer().save_pretrained(out / "tokenizer")
-    scheduler.save_pretrained(out / "scheduler")
-
-
-def make_controlnet(out: Path, seed: int = 4) -> None:
-    diffusers = require("diffusers", "controlnet")
-    torch = require("torch", "controlnet")
-    torch.manual_seed(seed)
-    net = diffusers.ControlNetModel(
-        in_channels=4, layers_per_block=1, block_out_channels=(8, 16),
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), cross_attention_dim=32, attention_head_dim=(2, 4),
-        use_linear_projection=True, norm_num_groups=4, conditioning_embedding_out_channels=(4, 8))
-    net.save_pretrained(out)
+# The [diffusion] table make-tiny writes: the tiny folders of
+# sggic.restore.diffusion.tiny.write_tiny_models, no upscaling to SD's 512 px, small tiles
+# and 2 sampler steps so that a full decode of a small image takes seconds on a CPU.
+TINY_DIFFUSION: dict[str, Any] = {
+    "base": "diffusion/sd",
+    "controlnet": "diffusion/ir_controlnet",
+    "control": "ir",
+    "min_side": 0,
+    "steps": 2,
+    "refine_steps": 2,
+    "latent_tile": 16,
+    "latent_overlap": 4,
+    "vae_tile": 16,
+    "vae_overlap": 4,
+    "vae_context": 4,
+    "refine_margin": 8,
+}
 
 
 def make_tiny(directory: Path | str, log: Callable[[str], None] = lambda m: None) -> Path:
@@ -178,16 +163,18 @@ def make_tiny(directory: Path | str, log: Callable[[str], None] = lambda m: None
         levels = make_cheng2020_levels(root / "cheng2020")
         comps["cheng2020"] = Component("cheng2020", levels=tuple(Level(path=p) for p in levels))
         log(f"cheng2020: {len(levels)} levels of Cheng2020Attention(N={TINY_N})")
+        diffusion = None
         try:
             require("diffusers", "make-tiny")
-        except Exception:  # noqa: BLE001 - diffusers is only needed by issue 9's restorer
-            log("sd21, controlnet: skipped (diffusers is not installed)")
+        except SggicError:  # only the diffusion restorer needs diffusers
+            log("diffusion: skipped (diffusers is not installed; the full profile's restorer needs it)")
         else:
-            make_sd21(root / "sd21")
-            comps["sd21"] = Component("sd21", path=root / "sd21")
-            make_controlnet(root / "controlnet")
-            comps["controlnet"] = Component("controlnet", path=root / "controlnet")
-            log("sd21: UNet2DConditionModel, AutoencoderKL, CLIPTextModel; controlnet: ControlNetModel")
+            from ..restore.diffusion.tiny import write_tiny_models
+
+            write_tiny_models(root / "diffusion")
+            diffusion = dict(TINY_DIFFUSION)
+            log("diffusion: SD (UNet2DConditionModel, AutoencoderKL, CLIPTextModel), IRControlNet "
+                "and a diffusers tile ControlNet")
     toml = root / TOML_NAME
-    toml.write_text(render_toml(Registry(comps), root), encoding="utf-8")
+    toml.write_text(render_toml(Registry(comps, diffusion=diffusion), root), encoding="utf-8")
     return toml

@@ -75,3 +75,8 @@ class Restorer(Component, ABC):
     def refine(self, image: np.ndarray, objects: Sequence[ObjectMask], ctx: RestoreContext) -> np.ndarray:
         """Per-object refinement under soft masks; the default (``refines = False``) is none."""
         return image
+
+    def report_lines(self) -> list[str]:
+        """Extra lines for ``decode -v`` about the last restore/refine (what it did, per-stage
+        times); none by default."""
+        return []

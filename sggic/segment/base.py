@@ -21,16 +21,20 @@ from ..errors import InputError
 class Segmenter(Component, ABC):
     """Text-prompted segmentation of the decoded base layer.
 
-    ``segment(image, prompts)``: ``image`` is ``(h, w, 3)`` uint8; returns either no masks
-    (``[]``: this segmenter finds none) or exactly one 2-D float32 mask in [0, 1] per
-    prompt, each covering the whole image at any resolution (CLIPSeg's is 352x352); the
-    decoder resizes them bilinearly. Deterministic. Built as ``Cls.from_config(config)``.
+    ``segment(image, prompts, size=None)``: ``image`` is ``(h, w, 3)`` uint8; returns
+    either no masks (``[]``: this segmenter finds none) or exactly one 2-D float32 mask in
+    [0, 1] per prompt, each covering the whole image. The decoder passes ``size`` =
+    ``(height, width)``, twice the base size, and model-backed segmenters return masks of
+    that size, so the model's own resolution (CLIPSeg's 352x352) is resized once,
+    bilinearly; masks of any other resolution are resized by :func:`masks_to_output`. Deterministic. Built as
+    ``Cls.from_config(config)``.
     """
 
     name: str = "?"
 
     @abstractmethod
-    def segment(self, image: np.ndarray, prompts: Sequence[str]) -> list[np.ndarray]: ...
+    def segment(self, image: np.ndarray, prompts: Sequence[str],
+                size: tuple[int, int] | None = None) -> list[np.ndarray]: ...
 
     def describe(self) -> str:
         """One line for ``decode --verbose``."""
@@ -42,7 +46,8 @@ class NoSegmenter(Segmenter):
 
     name = "none"
 
-    def segment(self, image: np.ndarray, prompts: Sequence[str]) -> list[np.ndarray]:
+    def segment(self, image: np.ndarray, prompts: Sequence[str],
+                size: tuple[int, int] | None = None) -> list[np.ndarray]:
         return []
 
     def describe(self) -> str:
@@ -58,9 +63,10 @@ def masks_to_output(masks: Sequence[np.ndarray], base_size: tuple[int, int],
     """Resize masks of the base layer bilinearly to the decoder's output size.
 
     ``base_size``/``out_size`` are (width, height). Each mask covers the whole base layer;
-    it is resized to twice the base size (the restored image before cropping) and
-    cropped like the image, so output pixel (y, x) reads the mask where the restorer put
-    that pixel, also for odd sizes.
+    it is resized to twice the base size (the restored image before cropping; masks that
+    already have that size, as segmenters make them when the decoder passes ``size``, are
+    not resampled) and cropped like the image, so output pixel (y, x) reads the mask
+    where the restorer put that pixel, also for odd sizes.
     """
     from PIL import Image
 
@@ -72,8 +78,11 @@ def masks_to_output(masks: Sequence[np.ndarray], base_size: tuple[int, int],
         if a.ndim != 2 or a.size == 0 or not np.issubdtype(a.dtype, np.floating):
             raise InputError(f"segmenter returned a mask of shape {a.shape} and type {a.dtype}; "
                              "want a 2-D float array")
-        big = Image.fromarray(np.ascontiguousarray(a, dtype=np.float32))
-        big = big.resize((2 * bw, 2 * bh), Image.Resampling.BILINEAR)
-        r = np.asarray(big, dtype=np.float32)[:h, :w]
+        if a.shape == (2 * bh, 2 * bw):
+            r = np.asarray(a, dtype=np.float32)[:h, :w]
+        else:
+            big = Image.fromarray(np.ascontiguousarray(a, dtype=np.float32))
+            big = big.resize((2 * bw, 2 * bh), Image.Resampling.BILINEAR)
+            r = np.asarray(big, dtype=np.float32)[:h, :w]
         out.append(np.clip(r, 0.0, 1.0))
     return out

@@ -14,8 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..config import RunConfig
-from ..errors import InputError
+from ..config import DEFAULT_CONFIG, RunConfig
+from ..errors import InputError, MissingWeights
 from ..models.hub import (Loaded, device_for, load_pretrained, quiet_transformers, registry_for, require,
                           torch_dtype, torch_threads)
 from ..models.registry import Registry
@@ -54,11 +54,27 @@ class CLIPSegSegmenter(Segmenter):
     name = "clipseg"
 
     def __init__(self, config: RunConfig | None = None, registry: Registry | None = None):
-        self.config = config
+        self.config = config or DEFAULT_CONFIG
         self._registry = registry
         self._model: Any = None
         self._processor: Any = None
         self.loaded: Loaded | None = None
+
+    @classmethod
+    def from_config(cls, config: RunConfig | None = None) -> "CLIPSegSegmenter":
+        """Built from the RunConfig: its models TOML (``[clipseg]``), device and threads."""
+        return cls(config)
+
+    def check_available(self) -> None:
+        """Packages importable and the weights on this machine (or downloads allowed); loads nothing."""
+        require("torch", COMPONENT)
+        require("transformers", COMPONENT)
+        reg = self._registry or registry_for(self.config)
+        check_source(reg, COMPONENT)
+
+    def describe(self) -> str:
+        where = f" from {self.loaded.where}, {self.loaded.dtype} on {self.loaded.device}" if self.loaded else ""
+        return f"CLIPSeg (clipseg{where})"
 
     def load(self) -> Loaded:
         """Load model and processor (once); MissingWeights / BackendUnavailable otherwise."""
@@ -102,6 +118,29 @@ class CLIPSegSegmenter(Segmenter):
         probs = F.interpolate(probs, size=(out_h, out_w), mode="bilinear", align_corners=False)
         masks = probs.clamp_(0.0, 1.0)[:, 0].cpu().numpy().astype(np.float32, copy=False)
         return [np.ascontiguousarray(m) for m in masks]
+
+
+def check_source(reg: Registry, name: str) -> None:
+    """MissingWeights (one line naming the component) unless a local folder, the hub cache
+    or an allowed download can provide ``name``'s weights; loads nothing."""
+    comp = reg.get(name)
+    if comp.path is not None:
+        if comp.path.exists():
+            return
+        if not comp.hub:
+            raise MissingWeights(f"{name}: {comp.path} does not exist; {comp.how_to_get()}")
+    if not comp.hub:
+        raise MissingWeights(f"{name}: no weights configured; {comp.how_to_get()}")
+    if reg.downloads_allowed():
+        return
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - transformers depends on it
+        return
+    found = try_to_load_from_cache(comp.hub, "config.json", revision=comp.revision)
+    if not isinstance(found, str):
+        raise MissingWeights(f"{name}: {comp.hub} is not in the local hub cache and downloads are off; "
+                             f"{comp.how_to_get()}")
 
 
 def coverage(mask: np.ndarray) -> float:

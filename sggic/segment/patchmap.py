@@ -86,7 +86,7 @@ class PatchMapSegmenter(Segmenter):
 
     name = "patchmap"
 
-    def __init__(self, maps: Sequence[np.ndarray]):
+    def __init__(self, maps: Sequence[np.ndarray] = ()):
         self.maps = [np.asarray(m, dtype=bool) for m in maps]
         for m in self.maps:
             if m.shape != (GRID, GRID):
@@ -96,10 +96,37 @@ class PatchMapSegmenter(Segmenter):
     def from_bytes(cls, data: bytes, count: int | None = None) -> "PatchMapSegmenter":
         return cls(unpack_maps(data, count))
 
+    @classmethod
+    def from_config(cls, config: RunConfig | None = None) -> "PatchMapSegmenter":
+        """Without a file: no maps, so no masks (``segment`` returns ``[]``); the decoder
+        builds it with :meth:`from_file` instead."""
+        obj = cls()
+        obj.from_a_file = False
+        if config is not None:
+            obj.config = config
+        return obj
+
+    @classmethod
+    def from_file(cls, data: bytes | None, config: RunConfig | None = None) -> "PatchMapSegmenter":
+        """The maps of a file's patch-mask section (None: the file has none, and then
+        ``segment`` refuses a file that names objects)."""
+        obj = cls.from_bytes(data) if data else cls()
+        if config is not None:
+            obj.config = config
+        return obj
+
+    from_a_file = True  # False only for the registry's map-less instance
+
+    def describe(self) -> str:
+        return (f"patchmap ({len(self.maps)} 8x8 CLIP patch maps stored in the file, "
+                f"{len(self.maps) * BYTES_PER_OBJECT} bytes)")
+
     def segment(self, image: np.ndarray, prompts: Sequence[str],
                 size: tuple[int, int] | None = None) -> list[np.ndarray]:
         img = check_image(image)
         names = check_prompts(prompts)
+        if not self.from_a_file and not self.maps:
+            return []
         if len(names) != len(self.maps):
             raise BitstreamError(f"file has {len(self.maps)} patch maps for {len(names)} objects")
         hw = output_size(img, size)
@@ -160,6 +187,23 @@ class CLIPPatchMapper:
     def maps(self, image: np.ndarray, names: Sequence[str], threshold: float = THRESHOLD_SGGIC) -> list[np.ndarray]:
         """Boolean 8x8 maps: cells whose similarity exceeds ``threshold``."""
         return [s > threshold for s in self.similarity(image, names)]
+
+
+def encode_maps(image: np.ndarray, names: Sequence[str], config: RunConfig | None = None,
+                threshold: float = THRESHOLD_SGGIC) -> bytes:
+    """The patch-mask section for ``names`` on the original image (8 bytes per name)."""
+    if not names:
+        return b""
+    return pack_maps(CLIPPatchMapper(config).maps(image, names, threshold))
+
+
+def check_mapper_available(config: RunConfig | None = None) -> None:
+    """The encoder side can run: packages and the ``[clip]`` weights are here (loads nothing)."""
+    from .clipseg import check_source
+
+    require("torch", COMPONENT)
+    require("transformers", COMPONENT)
+    check_source(registry_for(config), COMPONENT)
 
 
 def _features(out: Any) -> Any:

@@ -8,7 +8,10 @@ from .base import Segmenter
 
 SEGMENTERS: Registry[Entry] = Registry("segmenter", (
     Entry("none", 1, "sggic.segment.base:NoSegmenter", "no segmentation (offline: no masks, no refinement)"),
-    Entry("clipseg", 2, None, "CLIPSeg rd64-refined prompted by each object name"),
+    Entry("clipseg", 2, "sggic.segment.clipseg:CLIPSegSegmenter",
+          "CLIPSeg rd64-refined prompted by each object name, at the decoder (full profile)"),
+    Entry("patchmap", 3, "sggic.segment.patchmap:PatchMapSegmenter",
+          "8x8 CLIP ViT-B/16 patch maps made at the encoder and stored in the file (MISC's 'w/o CLIPSeg')"),
 ))
 
 

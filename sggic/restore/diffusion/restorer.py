@@ -110,7 +110,8 @@ class DiffusionRestorer(Restorer):
 
     def report_lines(self) -> list[str]:
         """Lines for ``decode -v``: which restorer, what it did, and per-stage seconds."""
-        head = (f"restorer: diffusion (stage 1 '{self.spec.stage1}' + SD with a {self.spec.control} "
+        article = "an" if self.spec.control == "ir" else "a"
+        head = (f"restorer: diffusion (stage 1 '{self.spec.stage1}' + SD with {article} {self.spec.control} "
                 f"ControlNet, on {self.config.device})")
         return [head, *self._notes, *(f"  {name}: {sec:.2f} s" for name, sec in self._times)]
 
@@ -142,8 +143,10 @@ class DiffusionRestorer(Restorer):
 
     def _settings(self, ctx: RestoreContext) -> tuple[int, float]:
         if ctx.steps and ctx.steps > 0:
-            return int(ctx.steps), float(ctx.guidance)
-        return self.spec.default_steps, self.spec.default_guidance
+            steps, guidance = int(ctx.steps), float(ctx.guidance)
+        else:
+            steps, guidance = self.spec.default_steps, self.spec.default_guidance
+        return (self.spec.steps or steps), guidance
 
     def restore(self, base: np.ndarray, ctx: RestoreContext) -> np.ndarray:
         base = as_rgb_u8(base)
@@ -156,7 +159,9 @@ class DiffusionRestorer(Restorer):
             req = SampleRequest(self._prompt(ctx.prompt), self.spec.negative_prompt, steps, guidance, ctx.seed)
             with self._threads():
                 out = self._run_pass(first, req, "pass 1")
-            self._notes.append(f"diffusion pass 1: {steps} steps, guidance {guidance:g}, "
+            override = (f" (steps = {self.spec.steps} in [diffusion] overrides the settings' {ctx.steps})"
+                        if self.spec.steps and ctx.steps and ctx.steps != self.spec.steps else "")
+            self._notes.append(f"diffusion pass 1: {steps} steps{override}, guidance {guidance:g}, "
                                f"{self.spec.control} ControlNet, colour fix {self.spec.colour_fix}, "
                                f"prompt {req.prompt!r}, negative {req.negative!r}")
             return out

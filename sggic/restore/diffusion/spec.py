@@ -59,6 +59,10 @@ class DiffusionSpec:
     # SD 2.1-base works at >= 512 px: a smaller stage-1 image is upscaled for sampling and
     # the result resized back (as DiffBIR does). 0 switches this off (tests, tiny models).
     min_side: int = 512
+    # Pass 1's sampler steps, overriding the settings stage (0: the settings stage's). For
+    # smoke tests on tiny models and for CPUs; a file's output then differs from the
+    # encoder's intent only in this number, which `decode -v` reports.
+    steps: int = 0
     # Used when the header carries no adaptive settings (ctx.steps == 0): MISC's global pass.
     default_steps: int = 40
     default_guidance: float = 7.0
@@ -81,7 +85,8 @@ class DiffusionSpec:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InputError(f"diffusion: {name} must be a positive integer, got {value!r}")
-        for name in ("latent_overlap", "vae_overlap", "vae_context", "min_side", "refine_margin", "refine_steps"):
+        for name in ("latent_overlap", "vae_overlap", "vae_context", "min_side", "refine_margin", "refine_steps",
+                     "steps"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise InputError(f"diffusion: {name} must be an integer >= 0, got {value!r}")
