@@ -34,7 +34,7 @@ import numpy as np
 
 from sggic.config import DEFAULT_CONFIG as DEFAULT_RUN_CONFIG
 from sggic.config import RunConfig
-from sggic.errors import InputError, MissingWeights
+from sggic.errors import BackendUnavailable, InputError, MissingWeights
 from sggic.restore.base import RestoreContext, Restorer
 from sggic.restore.bicubic import bicubic_2x
 from sggic.restore.tiling import as_rgb_u8, tiled_upscale
@@ -110,6 +110,14 @@ def normalise_qp(qp: float) -> float:
     return (float(qp) - QP_CENTRE) / QP_SCALE
 
 
+def _check_weights_file(p: Path) -> None:
+    if not p.is_file():
+        raise MissingWeights(
+            f"fitted restorer weights not found at {p}; rebuild them with "
+            f"`python scripts/train_restorer.py` or decode with --restorer bicubic"
+        )
+
+
 def load_net(path: str | Path) -> tuple[Any, dict[str, Any]]:
     """Build the network from a safetensors file (config in its metadata); never unpickles."""
     import torch
@@ -117,11 +125,7 @@ def load_net(path: str | Path) -> tuple[Any, dict[str, Any]]:
     from safetensors.torch import load_file
 
     p = Path(path)
-    if not p.is_file():
-        raise MissingWeights(
-            f"fitted restorer weights not found at {p}; rebuild them with "
-            f"`python scripts/train_restorer.py` or decode with --restorer bicubic"
-        )
+    _check_weights_file(p)
     try:
         with safe_open(str(p), framework="pt") as f:
             meta = f.metadata() or {}
@@ -170,8 +174,15 @@ class FittedRestorer(Restorer):
         return r
 
     def check_available(self) -> None:
-        """Raise MissingWeights now instead of at the first restore."""
-        self._load()
+        """MissingWeights / BackendUnavailable now instead of at the first restore; cheap:
+        neither imports torch (~0.5 GB resident) nor reads the weights, so a file that is
+        refused later (a hostile payload) costs no model. A damaged weights file is still
+        reported, as MissingWeights, when the network is first built."""
+        import importlib.util
+
+        _check_weights_file(Path(self.weights))
+        if importlib.util.find_spec("torch") is None:
+            raise BackendUnavailable("the fitted restorer needs torch: pip install 'torch>=2.13,<=2.14.1'")
 
     def _load(self) -> Any:
         with self._lock:
