@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("input", help=".sgc file")
     d.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif, .bmp)")
     d.add_argument("--restorer", default=None, help="override the restorer recorded in the file")
+    d.add_argument("--strength", type=float, default=None,
+                   help="perception/fidelity knob in [0, 1] for the generative restorer "
+                        "(0 faithful, 1 most texture; default: the restorer's calibrated default)")
     d.add_argument("-v", "--verbose", action="store_true", help="say which implementation ran each stage")
 
     i = sub.add_parser("info", help="show a .sgc file's header, semantics and section sizes")
@@ -96,7 +99,7 @@ def _decode(a: argparse.Namespace) -> None:
     from .pipeline import decode_detailed
 
     t = time.perf_counter()
-    r = decode_detailed(a.input, restorer=a.restorer)
+    r = decode_detailed(a.input, restorer=a.restorer, strength=a.strength)
     save_image(r.image, a.output)
     if a.verbose:
         for stage, what in r.stages.items():

@@ -150,12 +150,24 @@ def decode_detailed(
     restorer: str | Restorer | None = None,
     segmenter: Segmenter | None = None,
     policy: SettingsPolicy | None = None,
+    strength: float | None = None,
 ) -> DecodeResult:
-    """Run every decoder stage and keep the intermediate results."""
+    """Run every decoder stage and keep the intermediate results.
+
+    ``strength`` (0 faithful .. 1 generative) overrides the restorer's default for
+    restorers with a perception/fidelity knob; others ignore it. Not stored in files.
+    """
     from PIL import Image
 
     from .restore.registry import get_restorer, restorer_by_id
 
+    if strength is not None:
+        try:
+            strength = float(strength)
+        except (TypeError, ValueError):
+            raise InputError(f"strength must be a number in [0, 1], got {strength!r}") from None
+        if not 0.0 <= strength <= 1.0:
+            raise InputError(f"strength must be in [0, 1], got {strength}")
     raw = _read_bytes(data)
     f, sem = _parse(raw)
     h = f.header
@@ -180,7 +192,8 @@ def decode_detailed(
     bpp = len(raw) * 8 / (h.width * h.height)
     settings = FixedSettings().choose(base, sem, bpp) if h.fixed else pol.choose(base, sem, bpp)
     # 4. 2x restoration guided by the description
-    ctx = RestoreContext(h.codec_id, h.quality, sem.description, settings.steps, settings.guidance, h.seed)
+    ctx = RestoreContext(h.codec_id, h.quality, sem.description, settings.steps, settings.guidance, h.seed,
+                         strength=strength)
     up = rest.restore(base, ctx)
     out = up[: h.height, : h.width]
     # 5. per-object refinement under soft masks: needs a text-conditioned restorer
@@ -202,9 +215,12 @@ def decode_detailed(
     return DecodeResult(img, h, sem, base, masks, settings, stages)
 
 
-def decode(data: bytes | str | os.PathLike, restorer: str | None = None) -> Any:
-    """Decode a .sgc file (bytes or path) into a PIL image of the original size."""
-    return decode_detailed(data, restorer=restorer).image
+def decode(data: bytes | str | os.PathLike, restorer: str | None = None, strength: float | None = None) -> Any:
+    """Decode a .sgc file (bytes or path) into a PIL image of the original size.
+
+    ``strength`` in [0, 1]: the generative restorer's perception/fidelity knob (None: its default).
+    """
+    return decode_detailed(data, restorer=restorer, strength=strength).image
 
 
 def info(data: bytes | str | os.PathLike) -> dict:
