@@ -39,18 +39,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "runs/generative-train"))
     ap.add_argument("--export", default=str(ROOT / "sggic/weights/restorer-generative.safetensors"))
     ap.add_argument("--init", default=str(ROOT / "sggic/weights/restorer-fitted.safetensors"))
-    ap.add_argument("--teacher-qps", default="46,52")
-    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--teacher-qps", default="46")
+    ap.add_argument("--teacher-photos", type=int, default=0,
+                    help="teacher crops for the first N fitted photos (sorted ids) only; 0: all")
+    ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=64, help="base-resolution crop side")
-    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--mse-weight", type=float, default=20.0)
     ap.add_argument("--ssim-weight", type=float, default=0.05)
     ap.add_argument("--lap-weight", type=float, default=0.25)
     ap.add_argument("--p-teacher", type=float, default=0.75)
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--calib-strengths", default="0,0.5,0.75,1", help="strengths scored on the hold-out")
     ap.add_argument("--workers", type=int, default=2, help="processes for the VVC coding step")
     ap.add_argument("--stage", choices=("all", "data", "export"), default="all",
                     help="data: bases + teacher only; export: skip training, use --out's last checkpoint")
@@ -83,9 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     views = load_cached(paths)
     fit_views = {k: v for k, v in views.items() if k in fit_ids}
     val_views = {k: v for k, v in views.items() if k in val_ids}
-    prepare_teacher(fit_views, tqps, args.teacher_cache, threads=args.threads, log=log)
+    t_ids = sorted(fit_ids)[:args.teacher_photos or None]
+    prepare_teacher({k: fit_views[k] for k in t_ids}, tqps, args.teacher_cache, threads=args.threads, log=log)
     teacher = {}
-    for pid in fit_ids:
+    for pid in t_ids:
         for qp in tqps:
             y, x = crop_origin(pid, qp)
             teacher[(pid, qp)] = (y, x, load_teacher(args.teacher_cache, pid, qp))
@@ -102,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                "train_seconds": hist[-1]["elapsed_s"]}
     else:
         res = train(fit_views, teacher, out, init=init, steps=args.steps, seed=args.seed, batch=args.batch,
-                    crop=args.crop, lr=args.lr, mse_weight=args.mse_weight, ssim_weight=args.ssim_weight,
+                    crop=args.crop, lr=args.lr, warmup=args.warmup, mse_weight=args.mse_weight, ssim_weight=args.ssim_weight,
                     lap_weight=args.lap_weight, p_teacher=args.p_teacher, ckpt_every=args.ckpt_every,
                     threads=args.threads, log=log)
     from safetensors.numpy import load_file, save_file
@@ -112,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": res["config"], "steps": args.steps, "seed": args.seed,
         "train_photos": fit_ids, "holdout_photos": val_ids, "base_view": "s512 (short side 512, centre crop)",
         "teacher": f"realesrgan x4plus restorer on one {CROP}x{CROP} base crop per (photo, qp), "
-                   f"{MARGIN}-px margin dropped", "teacher_qps": list(tqps),
+                   f"{MARGIN}-px margin dropped", "teacher_qps": list(tqps), "teacher_photos": t_ids,
         "init": f"{init.name} sha256 {hashlib.sha256(init.read_bytes()).hexdigest()[:16]}",
         "train_seconds": res["train_seconds"],
         "command": "scripts/train_generative.py " + " ".join(sys.argv[1:] if argv is None else argv),
@@ -120,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     enc = lambda m: {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in m.items()}  # noqa: E731
     tmp = out / "candidate.safetensors"
     save_file(state, str(tmp), metadata=enc({**meta, "default_strength": "0.5"}))
-    rows = evaluate_strengths(tmp, val_views, log=log)
+    rows = evaluate_strengths(tmp, val_views, strengths=tuple(float(x) for x in args.calib_strengths.split(",")),
+                              log=log)
     strength = choose_strength(rows)
     log(f"default strength {strength}")
     meta.update(default_strength=str(strength), strength_calibration=rows)

@@ -188,7 +188,7 @@ def init_from_fitted(net: Any, fitted_path: Path) -> None:
 
 def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int], tuple[int, int, np.ndarray]],
           out_dir: Path, *, init: Path | None = None,
-          steps: int, seed: int = 0, batch: int = 8, crop: int = 64, lr: float = 2e-4, mse_weight: float = 20.0,
+          steps: int, seed: int = 0, batch: int = 8, crop: int = 64, lr: float = 1e-4, warmup: int = 50, mse_weight: float = 20.0,
           ssim_weight: float = 0.05, lap_weight: float = 0.25, p_teacher: float = 0.75, ckpt_every: int = 250,
           threads: int = 2, config: dict[str, int] | None = None, bf16: bool = True,
           log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -209,7 +209,9 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
         init_from_fitted(net, init)
     net = net.to(memory_format=cl)
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.99))
-    sched = lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * s / steps))  # noqa: E731
+    # linear warm-up (Adam's first updates are ~lr per weight whatever the gradient: without
+    # it the first steps knock the fitted starting point off by several grey levels), then cosine
+    sched = lambda s: min(1.0, s / max(1, warmup)) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * s / steps)))  # noqa: E731
     sampler = DistillSampler(views, teacher, crop, rng, p_teacher)
     out_dir.mkdir(parents=True, exist_ok=True)
     amp = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)  # noqa: E731
@@ -250,7 +252,7 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
 STRENGTHS = (0.0, 0.5, 0.75, 1.0)
 
 
-def evaluate_strengths(weights: Path, val: dict[str, dict[str, np.ndarray]], qps: tuple[int, ...] = (44, 52),
+def evaluate_strengths(weights: Path, val: dict[str, dict[str, np.ndarray]], qps: tuple[int, ...] = (48,),
                        strengths: tuple[float, ...] = STRENGTHS, log: Callable[[str], None] = print) -> list[dict[str, float]]:
     """Mean PSNR / SSIMULACRA2 / BRISQUE on held-out train views per strength, and bicubic's.
 
