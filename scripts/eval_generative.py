@@ -63,10 +63,15 @@ def file_hash(path: Path) -> str:
 def timed_decode(sgc: Path, out_png: Path, extra: list[str]) -> tuple[float, float, bool]:
     """One fresh Python process running ``sggic decode``: wall time from interpreter start,
     peak RSS in MB, whether torch got imported."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.time()
     r = subprocess.run([sys.executable, "-c", _TIMED_CHILD, str(sgc), str(out_png), *extra], capture_output=True,
                        text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     wall = time.time() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    timed_decode.cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)  # type: ignore[attr-defined]
     if r.returncode:
         raise SystemExit(f"decode failed: {r.stderr.strip()[-500:]}")
     _inner, hwm, torch_loaded = r.stdout.split()
@@ -207,35 +212,43 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def timing(cache: Path, repeats: int, photos_tsv: str) -> int:
-    """Fresh-process decode times (median of ``repeats``) and peak memory: 512x512 and 2560x1600."""
+def make_big(cache: Path, big: Path, photos_tsv: str) -> None:
+    """A 2560x1600 file at 0.03 bpp: the first dev photo resized (Lanczos) to 2560x1600."""
     from PIL import Image
 
     from sggic.pipeline import encode_detailed
+    from sggic.training.data import load_rgb, read_photos
 
-    small = sorted(cache.glob("*-0.03.sgc"))
+    if big.exists():
+        return
+    ph = read_photos(photos_tsv, split="dev")[0]
+    rgb = np.asarray(Image.fromarray(load_rgb(ph.path)).resize((2560, 1600), Image.Resampling.LANCZOS))
+    big.write_bytes(encode_detailed(rgb, bpp=0.03, base="vvc", restorer="generative").data)
+
+
+def timing(cache: Path, repeats: int, photos_tsv: str) -> int:
+    """Fresh-process decode times (median of ``repeats``) and peak memory: 512x512 and 2560x1600."""
+    small = sorted(f for f in cache.glob("*-0.03.sgc") if not f.name.startswith("big-"))
     if not small:
         raise SystemExit("no 0.03 bpp files in the cache: run the encode stage first")
     big = cache / "big-2560x1600-0.03.sgc"
-    if not big.exists():
-        ref = sorted(cache.glob("*-ref.png"))[0]
-        from sggic.training.data import load_rgb, read_photos
-
-        ph = [p for p in read_photos(photos_tsv, split="dev") if ref.name.startswith(p.id + "-")][0]
-        rgb = np.asarray(Image.fromarray(load_rgb(ph.path)).resize((2560, 1600), Image.Resampling.LANCZOS))
-        big.write_bytes(encode_detailed(rgb, bpp=0.03, base="vvc", restorer="generative").data)
+    make_big(cache, big, photos_tsv)
     out = {}
     for label, f in (("512x512", small[0]), ("2560x1600", big)):
-        ts, mems, torch_seen = [], [], False
+        ts, cpus, mems, torch_seen = [], [], [], False
         for _ in range(repeats if label == "512x512" else max(1, repeats // 2)):
             wall, mb, tl = timed_decode(f, cache / f"timing-{label}.png", [])
             ts.append(wall)
+            cpus.append(timed_decode.cpu_s)  # type: ignore[attr-defined]
             mems.append(mb)
             torch_seen |= tl
+        load = os.getloadavg()[0]
         out[label] = {"median_s": statistics.median(ts), "all_s": [round(t, 2) for t in ts],
-                      "peak_rss_mb": max(mems), "torch_imported": torch_seen}
+                      "median_cpu_s": statistics.median(cpus), "peak_rss_mb": max(mems),
+                      "torch_imported": torch_seen, "load_average_1min": load}
         print(f"fresh-process `sggic decode` {label} ({f.name}): median {statistics.median(ts):.2f} s of "
-              f"{[round(t, 2) for t in ts]}, peak RSS {max(mems):.0f} MB, torch imported: {torch_seen}", flush=True)
+              f"{[round(t, 2) for t in ts]} (CPU time median {statistics.median(cpus):.2f} s), peak RSS "
+              f"{max(mems):.0f} MB, torch imported: {torch_seen}, load average {load:.1f}", flush=True)
     (cache / "timing.json").write_text(json.dumps(out, indent=1))
     return 0
 
