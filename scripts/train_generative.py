@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--teacher-qps", default="46")
     ap.add_argument("--teacher-photos", type=int, default=0,
                     help="teacher crops for the first N fitted photos (sorted ids) only; 0: all")
-    ap.add_argument("--steps", type=int, default=250)
+    ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=64, help="base-resolution crop side")
@@ -53,11 +53,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lap-weight", type=float, default=0.25)
     ap.add_argument("--p-teacher", type=float, default=0.75)
     ap.add_argument("--ckpt-every", type=int, default=50)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--stop-after", type=int, default=0,
+                    help="stop after N steps of the --steps schedule (0: run it all)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (determinism needs the same count; 1 was 2x faster than 2 on the shared CPU)")
+    ap.add_argument("--cond-lr-scale", type=float, default=10.0, help="learning-rate factor of the conditioning MLP")
     ap.add_argument("--calib-strengths", default="0,0.25,0.5,0.75,1", help="strengths scored on the hold-out")
     ap.add_argument("--workers", type=int, default=2, help="processes for the VVC coding step")
     ap.add_argument("--stage", choices=("all", "data", "export"), default="all",
-                    help="data: bases + teacher only; export: skip training, use --out's last checkpoint")
+                    help="data: bases + teacher only; export: skip training, use a checkpoint in --out")
+    ap.add_argument("--export-step", type=int, default=0,
+                    help="with --stage export: the checkpoint of this step (0: the last one written)")
     args = ap.parse_args(argv)
 
     from sggic.training.data import read_photos
@@ -103,18 +109,23 @@ def main(argv: list[str] | None = None) -> int:
         hist = json.loads((out / "history.json").read_text())
         from sggic.restore.generative import DEFAULT_CONFIG
 
-        res = {"last": hist[-1]["path"], "history": hist, "config": dict(DEFAULT_CONFIG),
-               "train_seconds": hist[-1]["elapsed_s"]}
+        pick = [h for h in hist if h["step"] == args.export_step] if args.export_step else hist[-1:]
+        if not pick:
+            raise SystemExit(f"no checkpoint of step {args.export_step} in {out / 'history.json'}")
+        res = {"last": pick[0]["path"], "history": hist, "config": dict(DEFAULT_CONFIG),
+               "train_seconds": pick[0]["elapsed_s"], "step": pick[0]["step"]}
     else:
         res = train(fit_views, teacher, out, init=init, steps=args.steps, seed=args.seed, batch=args.batch,
                     crop=args.crop, lr=args.lr, warmup=args.warmup, mse_weight=args.mse_weight, ssim_weight=args.ssim_weight,
                     lap_weight=args.lap_weight, p_teacher=args.p_teacher, ckpt_every=args.ckpt_every,
-                    threads=args.threads, log=log)
+                    threads=args.threads, stop_after=args.stop_after or None,
+                    cond_lr_scale=args.cond_lr_scale, log=log)
+        res["step"] = res["history"][-1]["step"]
     from safetensors.numpy import load_file, save_file
 
     state = load_file(res["last"])
     meta = {
-        "config": res["config"], "steps": args.steps, "seed": args.seed,
+        "config": res["config"], "steps": args.steps, "step": res["step"], "seed": args.seed,
         "train_photos": fit_ids, "holdout_photos": val_ids, "base_view": "s512 (short side 512, centre crop)",
         "teacher": f"realesrgan x4plus restorer on one {CROP}x{CROP} base crop per (photo, qp), "
                    f"{MARGIN}-px margin dropped", "teacher_qps": list(tqps), "teacher_photos": t_ids,

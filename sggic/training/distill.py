@@ -169,8 +169,12 @@ def init_from_fitted(net: Any, fitted_path: Path) -> None:
     """Start from the shipped fitted restorer: the same function at every strength.
 
     Same layers; fitted's decoder-side residual gain is folded into the tail conv, its
-    1-input conditioning MLP becomes the qp column of the 2-input one (strength column 0),
-    and its bicubic (torch interpolate) equals the fixed polyphase conv here.
+    1-input conditioning MLP becomes the qp column of the 2-input one, and its bicubic
+    (torch interpolate) equals the fixed polyphase conv here. The strength column is drawn
+    at random with the qp column's spread (seeded by torch's global seed): at ``s = 0`` the
+    network is exactly fitted, at ``s > 0`` it starts perturbed. (A zero column was tried
+    first: after 50 steps the output at s = 1 was still byte-identical to s = 0, since the
+    strength reaches the picture only through that column and the FiLM layers.)
     """
     import torch
 
@@ -182,7 +186,7 @@ def init_from_fitted(net: Any, fitted_path: Path) -> None:
     src["tail.weight"] *= gain
     src["tail.bias"] *= gain
     w = src["cond.0.weight"]
-    src["cond.0.weight"] = torch.cat([w, torch.zeros_like(w)], dim=1)
+    src["cond.0.weight"] = torch.cat([w, torch.randn(w.shape) * float(w.std())], dim=1)
     net.load_state_dict(src, strict=True)
 
 
@@ -190,9 +194,13 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
           out_dir: Path, *, init: Path | None = None,
           steps: int, seed: int = 0, batch: int = 8, crop: int = 64, lr: float = 1e-4, warmup: int = 50, mse_weight: float = 20.0,
           ssim_weight: float = 0.05, lap_weight: float = 0.25, p_teacher: float = 0.75, ckpt_every: int = 250,
-          threads: int = 2, config: dict[str, int] | None = None, bf16: bool = True,
-          log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train for ``steps`` steps; checkpoints (safetensors) every ``ckpt_every``; returns the last one."""
+          threads: int = 2, config: dict[str, int] | None = None, bf16: bool = True, stop_after: int | None = None,
+          cond_lr_scale: float = 10.0, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train on a ``steps``-step schedule; checkpoints (safetensors) every ``ckpt_every``; returns the last one.
+
+    ``stop_after``: end after that many steps of the same schedule (a shorter run whose
+    checkpoints are identical to the full run's up to that step).
+    """
     import torch
     import torch.nn.functional as F
 
@@ -208,7 +216,11 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
     if init is not None:
         init_from_fitted(net, init)
     net = net.to(memory_format=cl)
-    opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.99))
+    # the conditioning MLP learns the new strength pathway: 10x the body's learning rate
+    cond_params = list(net.cond.parameters())
+    body = [p for n, p in net.named_parameters() if not n.startswith("cond.")]
+    opt = torch.optim.Adam([{"params": body, "scale": 1.0}, {"params": cond_params, "scale": cond_lr_scale}],
+                           lr=lr, betas=(0.9, 0.99))
     # linear warm-up (Adam's first updates are ~lr per weight whatever the gradient: without
     # it the first steps knock the fitted starting point off by several grey levels), then cosine
     sched = lambda s: min(1.0, s / max(1, warmup)) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * s / steps)))  # noqa: E731
@@ -218,9 +230,10 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
     history: list[dict[str, Any]] = []
     t0, run = time.time(), {"mse": 0.0, "ssim": 0.0, "lap": 0.0, "n": 0}
     path = out_dir / "none"
-    for step in range(1, steps + 1):
+    last = min(steps, stop_after or steps)
+    for step in range(1, last + 1):
         for g in opt.param_groups:
-            g["lr"] = lr * sched(step)
+            g["lr"] = lr * g["scale"] * sched(step)
         lo, hi, cond = sampler.batch(batch)
         lo, hi = lo.contiguous(memory_format=cl), hi.contiguous(memory_format=cl)
         with amp():
@@ -241,7 +254,7 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
             log(f"step {step}/{steps} mse {run['mse'] / n:.5f} 1-ssim {run['ssim'] / n:.4f} "
                 f"lap {run['lap'] / n:.4f} {time.time() - t0:.0f}s")
             run = {k: 0.0 for k in run} | {"n": 0}
-        if step % ckpt_every == 0 or step == steps:
+        if step % ckpt_every == 0 or step == last:
             path = out_dir / f"ckpt-{step:06d}.safetensors"
             save_generator(net, path, {"config": cfg, "step": step, "seed": seed})
             history.append({"step": step, "path": str(path), "elapsed_s": round(time.time() - t0, 1)})
