@@ -295,9 +295,18 @@ def evaluate_strengths(weights: Path, val: dict[str, dict[str, np.ndarray]], qps
     return rows
 
 
-def choose_strength(rows: list[dict[str, float]]) -> float:
-    """The default strength: the lowest BRISQUE among strengths that keep PSNR >= bicubic - 0.1 dB
-    and SSIMULACRA2 >= bicubic on the held-out train views (the issue's fidelity bounds, with
-    margin for the semantics bytes); the faithful end if none qualifies."""
-    ok = [r for r in rows if r["psnr"] >= r["bic_psnr"] - 0.1 and r["ssimulacra2"] >= r["bic_ssimulacra2"]]
+def choose_strength(rows: list[dict[str, float]], max_psnr_loss: float = 0.3,
+                    max_ssimulacra2_loss: float = 1.0) -> float:
+    """The default strength: the lowest BRISQUE among strengths whose PSNR is at most
+    ``max_psnr_loss`` dB and whose SSIMULACRA2 at most ``max_ssimulacra2_loss`` points below
+    bicubic on the same held-out bases; the faithful end if none qualifies.
+
+    Why these bounds: against the issue's baseline (the standard VVC stream at half
+    resolution + bicubic, same budget) an sggic file's base is worth ~+0.4 dB and ~+4.5
+    SSIMULACRA2 at 0.02-0.03 bpp (stripped parameter sets, README), so a restorer within
+    these bounds of bicubic leaves the done-when's "PSNR at most 0.3 dB lower, SSIMULACRA2
+    at least 3 higher" some room. Chosen before any dev measurement of this restorer.
+    """
+    ok = [r for r in rows if r["psnr"] >= r["bic_psnr"] - max_psnr_loss
+          and r["ssimulacra2"] >= r["bic_ssimulacra2"] - max_ssimulacra2_loss]
     return min(ok, key=lambda r: r["brisque"])["strength"] if ok else 0.0
