@@ -30,6 +30,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def _portable(arg: str) -> str:
+    """Command-line arguments as recorded in the weights: no machine-specific absolute paths."""
+    p = Path(arg)
+    if not p.is_absolute():
+        return arg
+    try:
+        return str(p.resolve().relative_to(ROOT))
+    except ValueError:
+        return f"<{p.name}>" if p.suffix else "<dir>"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--photos", default=str(ROOT / "data/photos.tsv"))
@@ -131,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                    f"{MARGIN}-px margin dropped", "teacher_qps": list(tqps), "teacher_photos": t_ids,
         "init": f"{init.name} sha256 {hashlib.sha256(init.read_bytes()).hexdigest()[:16]}",
         "train_seconds": res["train_seconds"],
-        "command": "scripts/train_generative.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "scripts/train_generative.py " + " ".join(_portable(a) for a in (sys.argv[1:] if argv is None else argv)),
     }
     enc = lambda m: {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in m.items()}  # noqa: E731
     tmp = out / "candidate.safetensors"
@@ -143,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     meta.update(default_strength=str(strength), strength_calibration=rows)
     Path(args.export).parent.mkdir(parents=True, exist_ok=True)
     save_file(state, args.export, metadata=enc(meta))
-    manifest = {**meta, "args": vars(args), "prep_seconds": round(t_prep, 1),
+    manifest = {**meta, "args": vars(args),  # runs/ only (ignored): machine paths are fine here "prep_seconds": round(t_prep, 1),
                 "total_seconds": round(time.time() - t_start, 1), "history": res["history"]}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     log(f"exported {args.export}; total {time.time() - t_start:.0f}s")
