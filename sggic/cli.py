@@ -104,6 +104,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif, .bmp); a folder "
                    "for several inputs or a folder input (its layout is mirrored)")
     d.add_argument("--restorer", default=None, help="override the restorer recorded in the file: " + _restorer_choices())
+    d.add_argument("--strength", type=float, default=None,
+                   help="perception/fidelity knob in [0, 1] for the generative restorer "
+                        "(0 faithful, 1 most texture; default: the restorer's calibrated default)")
     d.add_argument("--format", default="png", choices=("png", "jpg", "webp", "tif", "bmp"),
                    help="image format of the outputs when decoding into a folder (default png)")
     d.add_argument("-v", "--verbose", action="store_true", help="say which implementation ran each stage")
@@ -262,7 +265,8 @@ def _decode(a: argparse.Namespace) -> None:
     config = _run_config(a)
     t = time.perf_counter()
     with activity("decode", unit="tile", enabled=False if a.quiet else None):
-        r = decode_detailed(a.input, restorer=a.restorer, config=config, max_pixels=a.max_pixels)
+        r = decode_detailed(a.input, restorer=a.restorer, config=config, max_pixels=a.max_pixels,
+                            strength=a.strength)
     for w in r.warnings:
         print(f"sggic: warning: {printable(w)}", file=sys.stderr)
     save_image(r.image, a.output)

@@ -213,12 +213,15 @@ def decode_detailed(
     policy: SettingsPolicy | None = None,
     config: RunConfig | None = None,
     max_pixels: int = limits.DEFAULT_MAX_PIXELS,
+    strength: float | None = None,
 ) -> DecodeResult:
     """Run every decoder stage and keep the intermediate results.
 
     The file decides the components (its profile; the header's codec and restorer);
     ``restorer``/``segmenter``/``policy`` override them, with a warning in the result.
     ``config`` says how they run (device, threads, models) and which profile may load.
+    ``strength`` (0 faithful .. 1 generative) overrides the restorer's default for
+    restorers with a perception/fidelity knob; others ignore it. Not stored in files.
     """
     from PIL import Image
 
@@ -227,6 +230,15 @@ def decode_detailed(
     cfg = config or DEFAULT_CONFIG
     arguments.check_restorer(restorer)
     max_pixels = limits.check_max_pixels(max_pixels)
+    if strength is not None:
+        if isinstance(strength, bool):
+            raise InputError(f"strength must be a number in [0, 1], got {strength!r}")
+        try:
+            strength = float(strength)
+        except (TypeError, ValueError):
+            raise InputError(f"strength must be a number in [0, 1], got {strength!r}") from None
+        if not 0.0 <= strength <= 1.0:
+            raise InputError(f"strength must be in [0, 1], got {strength}")
     raw = _read_bytes(data)
     f, sem = _parse(raw, max_pixels, cfg)
     h = f.header
@@ -252,7 +264,8 @@ def decode_detailed(
     bpp = len(raw) * 8 / (h.width * h.height)
     settings = FixedSettings().choose(base, sem, bpp) if h.fixed else pol.choose(base, sem, bpp)
     # 4. 2x restoration guided by the description
-    ctx = RestoreContext(h.codec_id, h.quality, sem.description, settings.steps, settings.guidance, h.seed)
+    ctx = RestoreContext(h.codec_id, h.quality, sem.description, settings.steps, settings.guidance, h.seed,
+                         strength=strength)
     up = rest.restore(base, ctx)
     out = up[: h.height, : h.width]
     # 5. per-object refinement: every object with its mask at output size, in one call
@@ -287,12 +300,15 @@ def decode_detailed(
 
 
 def decode(data: bytes | str | os.PathLike, restorer: str | None = None,
-           config: RunConfig | None = None, max_pixels: int = limits.DEFAULT_MAX_PIXELS) -> Any:
+           config: RunConfig | None = None, max_pixels: int = limits.DEFAULT_MAX_PIXELS,
+           strength: float | None = None) -> Any:
     """Decode a .sgc file (bytes or path) into a PIL image of the original size.
 
     Files above ``max_pixels`` (width x height) are refused before any decoding.
+    ``strength`` in [0, 1]: the generative restorer's perception/fidelity knob (None: its default).
     """
-    return decode_detailed(data, restorer=restorer, config=config, max_pixels=max_pixels).image
+    return decode_detailed(data, restorer=restorer, config=config, max_pixels=max_pixels,
+                           strength=strength).image
 
 
 def info(data: bytes | str | os.PathLike) -> dict:

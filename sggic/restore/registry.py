@@ -23,11 +23,14 @@ RESTORERS: Registry[Entry] = Registry("restorer", (
           "Real-ESRGAN x4plus (ncnn, CPU) then LANCZOS to 2x"),
     Entry("fitted", 3, "sggic.restore.fitted:FittedRestorer",
           "compact CNN fitted to the VVC base, qp-conditioned (torch, CPU); bicubic for other codecs"),
-    Entry("diffusion", 5, "sggic.restore.diffusion.restorer:DiffusionRestorer", "DiffBIR v2-style diffusion (SD 2.1 + IRControlNet) 2x restoration and per-object refinement"),
+    Entry("generative", 4, "sggic.restore.generative:GenerativeRestorer",
+          "compact CNN distilled from Real-ESRGAN on VVC bases, qp- and strength-conditioned (ncnn, CPU)"),
+    Entry("diffusion", 5, "sggic.restore.diffusion.restorer:DiffusionRestorer",
+          "DiffBIR v2-style diffusion (SD 2.1 + IRControlNet) 2x restoration and per-object refinement"),
 ))
 
 # What header id 0 ("the decoder's default") means.
-DEFAULT_RESTORER = "fitted"  # faithful and fast; realesrgan is sharper but loses ~2 dB (docs/restorer-fitted.md)
+DEFAULT_RESTORER = "generative"  # fitted's fidelity plus Real-ESRGAN-like texture, fast (docs/restorer-generative.md)
 
 RESTORER_NAMES: tuple[str, ...] = RESTORERS.available_names
 # Ids promised to work that is not in this version yet; never hand them to anything else.

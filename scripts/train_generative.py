@@ -1,0 +1,165 @@
+#!/usr/bin/env python
+"""Reproducible training of the generative restorer (sggic/weights/restorer-generative.safetensors).
+
+    .venv/bin/python scripts/train_generative.py --photos data/photos.tsv     # the shipped weights (defaults)
+
+1. Bases: the ``train`` photos of --photos (never ``dev``), short side 512, centre crop,
+   downsampled 2x and coded by our VVC base layer at ``distill.BASE_QPS`` (cached under
+   --cache; reuses the fitted restorer's cache --reuse when present).
+2. Teacher: Real-ESRGAN x4plus (``--restorer realesrgan``) on one seeded 128x128 crop of
+   each fitted photo's base at each --teacher-qps (cached under --teacher-cache; the slow
+   part: ~2.5 s per crop on 2 idle cores, several times that on a shared machine).
+3. Hold-out: the train photos ``sorted(ids)[::7]`` are kept out of training and decide the
+   default strength (``distill.choose_strength``).
+4. Train --steps steps from the shipped fitted weights (--init) with --seed and --threads
+   (determinism needs the same count), then score strengths 0/0.25/0.5/0.75/1 on the hold-out (qp 48)
+   with the shipped (ncnn) decode path, and export the last checkpoint with the chosen
+   default strength and everything needed to rerun in the metadata.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _portable(arg: str) -> str:
+    """Command-line arguments as recorded in the weights: no machine-specific absolute paths."""
+    p = Path(arg)
+    if not p.is_absolute():
+        return arg
+    try:
+        return str(p.resolve().relative_to(ROOT))
+    except ValueError:
+        return f"<{p.name}>" if p.suffix else "<dir>"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--photos", default=str(ROOT / "data/photos.tsv"))
+    ap.add_argument("--cache", default=str(ROOT / "runs/generative-cache"))
+    ap.add_argument("--reuse", default=str(ROOT / "runs/restorer-cache"))
+    ap.add_argument("--teacher-cache", default=str(ROOT / "runs/teacher-cache"))
+    ap.add_argument("--out", default=str(ROOT / "runs/generative-train"))
+    ap.add_argument("--export", default=str(ROOT / "sggic/weights/restorer-generative.safetensors"))
+    ap.add_argument("--init", default=str(ROOT / "sggic/weights/restorer-fitted.safetensors"))
+    ap.add_argument("--teacher-qps", default="46")
+    ap.add_argument("--teacher-photos", type=int, default=0,
+                    help="teacher crops for the first N fitted photos (sorted ids) only; 0: all")
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--crop", type=int, default=64, help="base-resolution crop side")
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--mse-weight", type=float, default=20.0)
+    ap.add_argument("--ssim-weight", type=float, default=0.05)
+    ap.add_argument("--lap-weight", type=float, default=0.25)
+    ap.add_argument("--p-teacher", type=float, default=0.75)
+    ap.add_argument("--ckpt-every", type=int, default=250)
+    ap.add_argument("--stop-after", type=int, default=500,
+                    help="stop after N steps of the --steps schedule (0: run it all); 500 was chosen on the hold-out")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (determinism needs the same count; 1 was 2x faster than 2 on the shared CPU)")
+    ap.add_argument("--cond-lr-scale", type=float, default=10.0, help="learning-rate factor of the conditioning MLP")
+    ap.add_argument("--calib-strengths", default="0,0.25,0.5,0.75,1", help="strengths scored on the hold-out")
+    ap.add_argument("--workers", type=int, default=2, help="processes for the VVC coding step")
+    ap.add_argument("--stage", choices=("all", "data", "export"), default="all",
+                    help="data: bases + teacher only; export: skip training, use a checkpoint in --out")
+    ap.add_argument("--export-step", type=int, default=0,
+                    help="with --stage export: the checkpoint of this step (0: the last one written)")
+    args = ap.parse_args(argv)
+
+    from sggic.training.data import read_photos
+    from sggic.training.distill import choose_strength, evaluate_strengths, load_cached, prepare_all, train
+    from sggic.training.teacher import CROP, MARGIN, crop_origin, load_teacher, prepare_teacher
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    logf = open(out / "train.log", "a")
+
+    def log(msg: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {msg}"
+        print(line, flush=True)
+        logf.write(line + "\n")
+        logf.flush()
+
+    t_start = time.time()
+    photos = read_photos(args.photos, split="train")
+    if not photos:
+        raise SystemExit(f"no train photos in {args.photos}")
+    val_ids = [p.id for p in photos][::7]
+    fit_ids = [p.id for p in photos if p.id not in val_ids]
+    tqps = tuple(int(q) for q in args.teacher_qps.split(","))
+    log(f"args {vars(args)}")
+    log(f"fit on {len(fit_ids)} train photos {fit_ids}; hold-out {val_ids}")
+    paths = prepare_all(photos, args.cache, reuse_dir=args.reuse, workers=args.workers, log=log)
+    views = load_cached(paths)
+    fit_views = {k: v for k, v in views.items() if k in fit_ids}
+    val_views = {k: v for k, v in views.items() if k in val_ids}
+    t_ids = sorted(fit_ids)[:args.teacher_photos or None]
+    prepare_teacher({k: fit_views[k] for k in t_ids}, tqps, args.teacher_cache, threads=args.threads, log=log)
+    teacher = {}
+    for pid in t_ids:
+        for qp in tqps:
+            y, x = crop_origin(pid, qp)
+            teacher[(pid, qp)] = (y, x, load_teacher(args.teacher_cache, pid, qp))
+    t_prep = time.time() - t_start
+    log(f"data ready in {t_prep:.0f}s: {len(fit_views)} photos, {len(teacher)} teacher crops")
+    if args.stage == "data":
+        return 0
+    init = Path(args.init)
+    if args.stage == "export":
+        hist = json.loads((out / "history.json").read_text())
+        from sggic.restore.generative import DEFAULT_CONFIG
+
+        pick = [h for h in hist if h["step"] == args.export_step] if args.export_step else hist[-1:]
+        if not pick:
+            raise SystemExit(f"no checkpoint of step {args.export_step} in {out / 'history.json'}")
+        res = {"last": pick[0]["path"], "history": hist, "config": dict(DEFAULT_CONFIG),
+               "train_seconds": pick[0]["elapsed_s"], "step": pick[0]["step"]}
+    else:
+        res = train(fit_views, teacher, out, init=init, steps=args.steps, seed=args.seed, batch=args.batch,
+                    crop=args.crop, lr=args.lr, warmup=args.warmup, mse_weight=args.mse_weight, ssim_weight=args.ssim_weight,
+                    lap_weight=args.lap_weight, p_teacher=args.p_teacher, ckpt_every=args.ckpt_every,
+                    threads=args.threads, stop_after=args.stop_after or None,
+                    cond_lr_scale=args.cond_lr_scale, log=log)
+        res["step"] = res["history"][-1]["step"]
+    from safetensors.numpy import load_file, save_file
+
+    state = load_file(res["last"])
+    meta = {
+        "config": res["config"], "steps": args.steps, "step": res["step"], "seed": args.seed,
+        "train_photos": fit_ids, "holdout_photos": val_ids, "base_view": "s512 (short side 512, centre crop)",
+        "teacher": f"realesrgan x4plus restorer on one {CROP}x{CROP} base crop per (photo, qp), "
+                   f"{MARGIN}-px margin dropped", "teacher_qps": list(tqps), "teacher_photos": t_ids,
+        "init": f"{init.name} sha256 {hashlib.sha256(init.read_bytes()).hexdigest()[:16]}",
+        "train_seconds": res["train_seconds"],
+        "command": "scripts/train_generative.py " + " ".join(_portable(a) for a in (sys.argv[1:] if argv is None else argv)),
+    }
+    enc = lambda m: {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in m.items()}  # noqa: E731
+    tmp = out / "candidate.safetensors"
+    save_file(state, str(tmp), metadata=enc({**meta, "default_strength": "0.5"}))
+    rows = evaluate_strengths(tmp, val_views, strengths=tuple(float(x) for x in args.calib_strengths.split(",")),
+                              log=log)
+    strength = choose_strength(rows)
+    log(f"default strength {strength}")
+    meta.update(default_strength=str(strength), strength_calibration=rows)
+    Path(args.export).parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, args.export, metadata=enc(meta))
+    manifest = {**meta, "args": vars(args),  # runs/ only (ignored): machine paths are fine here "prep_seconds": round(t_prep, 1),
+                "total_seconds": round(time.time() - t_start, 1), "history": res["history"]}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    log(f"exported {args.export}; total {time.time() - t_start:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
