@@ -62,7 +62,7 @@ class Profile:
 FULL_POLICY = "fixed"
 
 OFFLINE = Profile(0, "offline", "vvc", "none", "fixed", DEFAULT_RESTORER,
-                  "CPU only, components that ship in packages (VVC, fitted CNN); no masks, fixed settings")
+                  "CPU only, components that ship in packages (VVC, generative CNN via ncnn); no masks, fixed settings")
 FULL = Profile(1, "full", "cheng2020", "clipseg", FULL_POLICY, "diffusion",
                f"the paper's models from the model registry (--models): Cheng2020, CLIPSeg, "
                f"settings '{FULL_POLICY}', diffusion restorer (SD 2.1 + IRControlNet, as DiffBIR)")

@@ -40,7 +40,8 @@ def _sha(a) -> str:
 # so its shipped weights, are pinned by restorer id 3; new weights need a new id)
 CASES: dict[str, tuple[str, float, str | None]] = {
     "vvc": ("vvc", 0.3, "bicubic"), "avif": ("avif", 1.0, "bicubic"), "jpeg": ("jpeg", 2.0, "bicubic"),
-    "webp": ("webp", 2.0, "bicubic"), "heic": ("heic", 1.5, "bicubic"), "vvc-fitted": ("vvc", 0.3, None),
+    "webp": ("webp", 2.0, "bicubic"), "heic": ("heic", 1.5, "bicubic"), "vvc-fitted": ("vvc", 0.3, "fitted"),
+    "vvc-generative": ("vvc", 0.3, None),  # the default restorer (generative, id 4)
 }
 
 
