@@ -29,7 +29,9 @@ class RestoreContext:
     codec_id/quality come from the .sgc header (the base codec and the quality rate
     control picked), prompt is the global description (may be empty), steps/guidance
     are the adaptive settings (diffusion restorers use them; others may ignore them),
-    seed makes any sampling reproducible.
+    seed makes any sampling reproducible. strength is the perception/fidelity knob in
+    [0, 1] for restorers that have one (None: the restorer's own default); a decode-time
+    choice, never stored in the file.
     """
 
     codec_id: int = 0
@@ -38,6 +40,7 @@ class RestoreContext:
     steps: int = 0
     guidance: float = 0.0
     seed: int = 0
+    strength: float | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class Restorer(Component, ABC):
     name: str = "?"
     #: whether ``restore`` reads ``ctx.steps``/``ctx.guidance`` (diffusion restorers do)
     uses_settings: bool = False
+    #: whether ``restore`` reads ``ctx.strength`` (a perception/fidelity knob in [0, 1])
+    uses_strength: bool = False
     #: whether ``refine`` does anything (text-conditioned restorers do)
     refines: bool = False
 
