@@ -76,7 +76,15 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("input", help=".sgc file")
     d.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif, .bmp)")
     d.add_argument("--restorer", default=None, help="override the restorer recorded in the file")
-    d.add_argument("-v", "--verbose", action="store_true", help="say which implementation ran each stage")
+    d.add_argument("--strength", type=float, default=None,
+                   help="perception/fidelity knob in [0, 1] for restorers that have one "
+                        "(0 faithful, 1 most texture; default: chosen per image, docs/adapt.md)")
+    d.add_argument("--steps", type=int, default=None, help="diffusion steps in [2, 80] (default: chosen per image)")
+    d.add_argument("--cfg", type=float, default=None, help="guidance scale in [0, 10] (default: chosen per image)")
+    d.add_argument("--fixed", action="store_true",
+                   help="fixed settings instead of content-adaptive ones (the paper's 'w/o CAD')")
+    d.add_argument("-v", "--verbose", action="store_true",
+                   help="say which implementation ran each stage, the settings and the features behind them")
     _add_run_config(d)
 
     i = sub.add_parser("info", help="show a .sgc file's header, semantics and section sizes")
@@ -101,6 +109,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
     b.add_argument("--report-only", action="store_true", help="rebuild the report from the cache; compute nothing")
     b.add_argument("-o", "--output", required=True, help="output folder (results are cached there)")
+
+    from .adapt.train import add_parser as add_train_adapt
+
+    add_train_adapt(sub)
     return p
 
 
@@ -187,7 +199,8 @@ def _decode(a: argparse.Namespace) -> None:
 
     config = _run_config(a)
     t = time.perf_counter()
-    r = decode_detailed(a.input, restorer=a.restorer, config=config)
+    r = decode_detailed(a.input, restorer=a.restorer, config=config, strength=a.strength, steps=a.steps,
+                        guidance=a.cfg, fixed=a.fixed)
     for w in r.warnings:
         print(f"sggic: warning: {w}", file=sys.stderr)
     save_image(r.image, a.output)
@@ -259,10 +272,16 @@ def _bench(a: argparse.Namespace) -> None:
           f"{r.encoded} points computed, {r.cached} cached, {r.missing} missing, {len(r.errors)} errors")
 
 
+def _train_adapt(a: argparse.Namespace) -> None:
+    from .adapt.train import run
+
+    run(a)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"encode": _encode, "describe": _describe, "decode": _decode, "info": _info,
-                "sample": _sample, "bench": _bench}
+                "sample": _sample, "bench": _bench, "train-adapt": _train_adapt}
     try:
         handlers[args.command](args)
     except SggicError as e:

@@ -12,14 +12,14 @@ profile's models replace the offline ones without touching this file.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import container
-from .adapt.base import FixedSettings, Settings, SettingsPolicy
+from .adapt.base import GUIDANCE_RANGE, STEPS_RANGE, FixedSettings, Settings, SettingsPolicy
 from .codecs import CODECS
 from .codecs._pixels import downsample2x
 from .config import DEFAULT_CONFIG, RunConfig
@@ -154,18 +154,27 @@ def decode_detailed(
     segmenter: Segmenter | None = None,
     policy: SettingsPolicy | None = None,
     config: RunConfig | None = None,
+    strength: float | None = None,
+    steps: int | None = None,
+    guidance: float | None = None,
+    fixed: bool = False,
 ) -> DecodeResult:
     """Run every decoder stage and keep the intermediate results.
 
     The file decides the components (its profile; the header's codec and restorer);
     ``restorer``/``segmenter``/``policy`` override them, with a warning in the result.
     ``config`` says how they run (device, threads, models) and which profile may load.
+    Settings: the file's policy chooses them (content-adaptive unless the header says
+    "fixed"); ``fixed`` forces the fixed ones (the "w/o CAD" ablation); ``strength``
+    (0 faithful .. 1 generative), ``steps`` and ``guidance`` set one by hand (restorers
+    without that knob ignore it). None of these is stored in the file.
     """
     from PIL import Image
 
     from .profiles import decoder_stages
 
     cfg = config or DEFAULT_CONFIG
+    manual = manual_settings(strength, steps, guidance)
     raw = _read_bytes(data)
     f, sem = _parse(raw)
     h = f.header
@@ -187,9 +196,21 @@ def decode_detailed(
     masks = masks_to_output(raw_masks, (bw, bh), (h.width, h.height))
     # 3. adaptive settings
     bpp = len(raw) * 8 / (h.width * h.height)
-    settings = FixedSettings().choose(base, sem, bpp) if h.fixed else pol.choose(base, sem, bpp)
+    warnings = list(st.warnings)
+    if h.fixed or fixed:
+        settings = replace(FixedSettings().choose(base, sem, bpp, rest.name),
+                           source="fixed (" + ("file flag" if h.fixed else "--fixed") + ")")
+    elif rest.uses_settings or rest.uses_strength:
+        settings = pol.choose(base, sem, bpp, rest.name)
+        if settings.source.startswith("fixed"):
+            warnings.append(f"settings: {settings.source}; decoding with the fixed settings")
+    else:
+        settings = FixedSettings().choose(base, sem, bpp, rest.name)  # nothing to adapt: no feature cost
+    if manual:
+        settings = replace(settings, **manual, source=settings.source + " + by hand: " + ", ".join(manual))
     # 4. 2x restoration guided by the description
-    ctx = RestoreContext(h.codec_id, h.quality, sem.description, settings.steps, settings.guidance, h.seed)
+    ctx = RestoreContext(h.codec_id, h.quality, sem.description, settings.steps, settings.guidance, h.seed,
+                         strength=settings.strength)
     up = rest.restore(base, ctx)
     out = up[: h.height, : h.width]
     # 5. per-object refinement: every object with its mask at output size, in one call
@@ -209,21 +230,45 @@ def decode_detailed(
         "profile": st.profile.name + (" (overridden: see warnings)" if st.warnings else ""),
         "base": codec.name,
         "segmentation": seg.describe() + (f", {len(masks)} masks" if masks else ""),
-        "settings": (f"{settings.source} (steps {settings.steps}, guidance {settings.guidance:g})"
-                     if rest.uses_settings else f"{settings.source} policy; not used by {rest.name}"),
+        "settings": (settings.describe() if rest.uses_settings or rest.uses_strength
+                     else f"{pol.name} policy; no settings to adapt in {rest.name}"),
         "restoration": rest.name,
         "refinement": f"{len(masks)} objects" if refined else why_not,
     }
     img = Image.fromarray(np.ascontiguousarray(out))
     if h.grayscale:
         img = img.convert("L")
-    return DecodeResult(img, h, sem, base, masks, settings, stages, list(st.warnings))
+    return DecodeResult(img, h, sem, base, masks, settings, stages, warnings)
+
+
+def manual_settings(strength: float | None = None, steps: int | None = None,
+                    guidance: float | None = None) -> dict[str, Any]:
+    """The settings given by hand, checked (InputError in one line), as Settings fields."""
+    out: dict[str, Any] = {}
+    for name, value, lo, hi, kind in (("strength", strength, 0.0, 1.0, float), ("steps", steps, *STEPS_RANGE, int),
+                                      ("guidance", guidance, *GUIDANCE_RANGE, float)):
+        if value is None:
+            continue
+        try:
+            v = kind(value)
+            ok = (v == float(value)) and lo <= v <= hi
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            what = "an integer" if kind is int else "a number"
+            raise InputError(f"{name} must be {what} in [{lo:g}, {hi:g}], got {value!r}")
+        out[name] = v
+    return out
 
 
 def decode(data: bytes | str | os.PathLike, restorer: str | None = None,
-           config: RunConfig | None = None) -> Any:
-    """Decode a .sgc file (bytes or path) into a PIL image of the original size."""
-    return decode_detailed(data, restorer=restorer, config=config).image
+           config: RunConfig | None = None, strength: float | None = None) -> Any:
+    """Decode a .sgc file (bytes or path) into a PIL image of the original size.
+
+    ``strength`` in [0, 1]: the perception/fidelity knob of restorers that have one
+    (None: chosen per image by the adaptive policy, or the restorer's default).
+    """
+    return decode_detailed(data, restorer=restorer, config=config, strength=strength).image
 
 
 def info(data: bytes | str | os.PathLike) -> dict:

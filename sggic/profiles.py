@@ -8,7 +8,7 @@ come from the model registry named by ``RunConfig.models``.
 What a file records (docs/format.md, "Profile section"): the header already names the
 base codec and the restorer by frozen id. An offline file records nothing more: the
 absence of a profile section *is* the offline profile, whose segmenter (``none``) and
-settings policy (``fixed``) are pinned below, and whose restorers' weights are pinned by
+settings policy (``adaptive``; the header flag "fixed" selects ``fixed``) are pinned below, and whose restorers' weights are pinned by
 their ids (a retrained restorer gets a new id). Any other profile writes a critical
 profile section: its id and, for the segmenter and the settings policy always, and for
 the codec and restorer when they run weights, the component's frozen id and weights
@@ -53,8 +53,9 @@ class Profile:
     summary: str
 
 
-OFFLINE = Profile(0, "offline", "vvc", "none", "fixed", DEFAULT_RESTORER,
-                  "CPU only, components that ship in packages (VVC, fitted CNN); no masks, fixed settings")
+OFFLINE = Profile(0, "offline", "vvc", "none", "adaptive", DEFAULT_RESTORER,
+                  "CPU only, components that ship in packages (VVC, fitted CNN); no masks, "
+                  "adaptive strength for restorers that have one")
 FULL = Profile(1, "full", "cheng2020", "clipseg", "dyndiff", "diffusion",
                "the paper's models from the model registry (--models): Cheng2020, CLIPSeg, DynDiff, DiffBIR")
 PROFILES: tuple[Profile, ...] = (OFFLINE, FULL)

@@ -117,7 +117,7 @@ def test_profiles_lookup() -> None:
 def test_offline_encoder_stages_and_config_flow(offline_file: bytes) -> None:
     cfg = RunConfig(threads=1)
     st = encoder_stages(cfg)
-    assert (st.codec.name, st.segmenter.name, st.policy.name, st.restorer.name) == ("vvc", "none", "fixed", "fitted")
+    assert (st.codec.name, st.segmenter.name, st.policy.name, st.restorer.name) == ("vvc", "none", "adaptive", "fitted")
     assert all(c.config is cfg for c in st.components().values())
     assert st.restorer.threads == 1
     dst = decoder_stages(container.read(offline_file), cfg)

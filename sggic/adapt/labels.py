@@ -12,7 +12,9 @@ and training then cost nothing.
 Why windows: Real-ESRGAN (the stand-in's generative end) costs about 45 s per 128x128
 base on the shared 2-core machine and 166 s for a whole 256x256 base (measured with the
 scores); a window keeps labels for every train photo and rate affordable. The features
-of a sample are computed on its base window, as the decoder computes them on its base.
+of a sample are those the decoder would compute for the whole file: on the whole base
+(BRISQUE and NIQE of a 128x128 window differ a lot from the whole base's: NIQE needs
+96x96 patches), so the model sees at training what it sees at decode time.
 
 The target (the offline substitute of the paper's LPIPS, docs/adapt.md):
 ``SSIMULACRA2 - BRISQUE_WEIGHT * BRISQUE`` (higher is better).
@@ -67,6 +69,7 @@ class Sample:
     key: SampleKey
     original: np.ndarray  # the 2 * WINDOW square of the test image
     base: np.ndarray  # the WINDOW square of the decoded base
+    full_base: np.ndarray  # the whole decoded base (256x256): what the decoder computes features on
     bpp: float
     codec_id: int
     quality: int
@@ -139,7 +142,8 @@ def build_sample(key: SampleKey, restorer: str, cache_dir: Path, config: RunConf
     base = np.ascontiguousarray(dec.base[y:y + WINDOW, x:x + WINDOW])
     orig = np.ascontiguousarray(full[2 * y:2 * (y + WINDOW), 2 * x:2 * (x + WINDOW)])
     h = enc.header
-    arrays: dict[str, np.ndarray] = {"original": orig, "base": base}
+    arrays: dict[str, np.ndarray] = {"original": orig, "base": base, "full_base": dec.base,
+                                     "sgc": np.frombuffer(enc.data, dtype=np.uint8)}
     outputs: dict[float, np.ndarray] = {}
     if restorer == NAME:
         ctx = RestoreContext(h.codec_id, h.quality, "", 0, 0.0, h.seed)
@@ -157,7 +161,7 @@ def build_sample(key: SampleKey, restorer: str, cache_dir: Path, config: RunConf
     scores = {f"{s:.1f}": [ss2(orig, img), brq(img)] for s, img in outputs.items()}
     meta = {"version": CACHE_VERSION, "bpp": len(enc.data) * 8 / (512 * 512), "codec_id": h.codec_id,
             "quality": h.quality, "restorer": restorer, "scores": scores}
-    tmp = out_dir / f"{key.stem}.tmp.npz"
+    tmp = out_dir / f"{key.stem}.tmp{os.getpid()}.npz"
     np.savez_compressed(tmp, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
     os.replace(tmp, npz)
     return npz
@@ -171,7 +175,8 @@ def load_sample(path: Path) -> Sample:
         crop, rate = rest.split("-r")
         ends = (z["end0"], z["end1"]) if "end0" in z.files else None
         outputs = {float(k[4:]): z[k] for k in z.files if k.startswith("out_")}
-        return Sample(SampleKey(photo, int(crop), float(rate)), z["original"], z["base"], float(meta["bpp"]),
+        return Sample(SampleKey(photo, int(crop), float(rate)), z["original"], z["base"], z["full_base"],
+                      float(meta["bpp"]),
                       int(meta["codec_id"]), int(meta["quality"]), ends, outputs,
                       {float(k): (float(v[0]), float(v[1])) for k, v in meta["scores"].items()})
 
