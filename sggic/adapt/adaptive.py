@@ -9,9 +9,10 @@ Steps and guidance stay at the fixed values: no offline restorer has them.
 Why only one offline MLP: the offline restorers' only setting that changes their output
 is the strength (the qp they also read comes from the header, not from a choice).
 
-A restorer with a knob but no model here decodes with the fixed settings, and the
+A restorer with a knob but no model here, or a base too small for the features (NIQE
+needs 96x96, i.e. images of at least 192x192), decodes with the fixed settings, and the
 choice says so (``source``) and the decoder warns; it is never silently adapted with a
-model trained for another restorer.
+model trained for another restorer or with other features.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 from ..errors import MissingWeights
 from ..semantics.schema import Semantics
 from .base import FIXED_GUIDANCE, FIXED_STEPS, Settings, SettingsPolicy
-from .features import OFFLINE_FEATURES, FeatureExtractor, FeatureInput
+from .features import OFFLINE_FEATURES, FeatureExtractor, FeatureInput, min_base_side
 from .mlp import AdaptModel, load_model
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -61,6 +62,9 @@ class AdaptivePolicy(SettingsPolicy):
             return Settings(FIXED_STEPS, FIXED_GUIDANCE, f"fixed (no adaptive model for '{restorer}')")
         if "strength" not in model.heads:
             raise MissingWeights(f"the adaptive model for '{restorer}' has no strength head")
+        side = min_base_side(model.features)
+        if min(base.shape[:2]) < side:
+            return Settings(FIXED_STEPS, FIXED_GUIDANCE, f"fixed (base smaller than the features' {side}x{side})")
         ext = FeatureExtractor(model.features, self.config)
         feats = ext(FeatureInput(base, bpp, semantics.description))
         pred = model.predict(feats)

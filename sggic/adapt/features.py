@@ -143,6 +143,18 @@ def _numpy_feature(name: str, x: FeatureInput) -> float:
     return float(get_metric(name)(x.base))
 
 
+def min_base_side(names: tuple[str, ...]) -> int:
+    """The smallest base side the features can be computed on (NIQE: one 96x96 patch)."""
+    from ..metrics import brisque, niqe
+
+    side = 1
+    if "niqe" in names:
+        side = max(side, niqe.MIN_SIDE)
+    if "brisque" in names:
+        side = max(side, brisque.MIN_SIDE)
+    return side
+
+
 def check_features(names: tuple[str, ...]) -> None:
     """BackendUnavailable (one line) unless every feature in ``names`` can be computed here."""
     unknown = [n for n in names if n not in FEATURES]
