@@ -161,6 +161,9 @@ def add_parser(sub: Any) -> None:
                    help="model file (default: sggic/weights/adapt-<restorer>.safetensors)")
     t.add_argument("--crops", default="0", help=f"comma-separated base windows per photo, of {sorted(CROPS)} (default 0)")
     t.add_argument("--rates", default=",".join(f"{r:g}" for r in RATES), help="comma-separated bpp (default 0.02,0.03,0.05)")
+    t.add_argument("--passes", type=int, default=len(RATES),
+                   help="rates per photo and window: pass 1 gives photo i the rate i mod 3, passes 2-3 the others "
+                        f"(default {len(RATES)}: every rate)")
     t.add_argument("--photos", default=None, metavar="FILE", help="photo list (default: data/photos.tsv)")
     t.add_argument("--cache", default=None, help="label cache folder (default runs/adapt-cache)")
     t.add_argument("--lambda", dest="lam", type=float, default=0.0, help="the loss's lambda (default 0)")
@@ -183,12 +186,16 @@ def run(a: argparse.Namespace) -> None:
     rates = _csv(a.rates, float, "rates")
     if a.epochs < 1:
         raise InputError("--epochs must be at least 1")
-    keys = [k for c in crops for k in L.keys_for("train", (c,), rates, a.photos)]
+    if not 1 <= a.passes <= len(rates):
+        raise InputError(f"--passes must be in [1, {len(rates)}]")
+    n_photos = len(L.keys_for("train", (0,), rates, a.photos)) // len(rates)
+    keys = [k for c in crops for k in L.keys_for("train", (c,), rates, a.photos)[: a.passes * n_photos]]
     log = lambda m: print(f"sggic: {m}", file=sys.stderr)  # noqa: E731
     cache = Path(a.cache) if a.cache else L.default_cache_dir()
     t = time.perf_counter()
     samples = L.prepare(keys, a.restorer, cache, log=log, tsv=a.photos)
-    parts = ["sggic train-adapt", f"--restorer {a.restorer}", f"--crops {a.crops}", f"--rates {a.rates}"]
+    parts = ["sggic train-adapt", f"--restorer {a.restorer}", f"--crops {a.crops}", f"--rates {a.rates}",
+             f"--passes {a.passes}"]
     if a.lam:
         parts.append(f"--lambda {a.lam:g}")
     if a.epochs != EPOCHS or a.seed:
