@@ -89,6 +89,28 @@ def table(res: dict, rates: tuple[float, ...]) -> str:
     return "\n".join(lines)
 
 
+def lambda_table(restorer: str, cache: Path, rates: tuple[float, ...], model_file: Path | None) -> list[dict]:
+    """The paper's lambda sweep for the head that exists here (offline: the strength):
+    mean predicted value on dev per lambda, same train samples and seed as the shipped model."""
+    from sggic.adapt import labels as L
+    from sggic.adapt.adaptive import model_path
+    from sggic.adapt.mlp import load_model
+    from sggic.adapt.train import PAPER_LAMBDAS, sample_features, train_strength
+
+    shipped = load_model(model_file or model_path(restorer))
+    stems = set(shipped.meta["samples"])
+    train = L.prepare([k for k in L.keys_for("train", (0, 1), rates) if k.stem in stems], restorer, cache)
+    dev = L.prepare(L.keys_for("dev", (0,), rates), restorer, cache)
+    feats = sample_features(dev, shipped.features)
+    out = []
+    for lam in PAPER_LAMBDAS:
+        m = train_strength(train, restorer, "lambda sweep", lam=lam)
+        pred = [m.predict(dict(zip(m.features, r)))["strength"] for r in feats]
+        out.append({"lambda": lam, "mean_strength_dev": float(np.mean(pred))})
+        print(f"| {lam:g} | {np.mean(pred):.3f} |", flush=True)
+    return out
+
+
 def cost(reps: int = 5) -> dict:
     """Feature time vs a whole offline decode of a 512x512 dev photo at 0.03 bpp (medians)."""
     from sggic.adapt.features import OFFLINE_FEATURES, FeatureExtractor, FeatureInput
@@ -127,13 +149,17 @@ def main() -> None:
     ap.add_argument("--rates", default="0.02,0.03,0.05")
     ap.add_argument("--json", default="runs/eval-adapt.json")
     ap.add_argument("--cost", action="store_true", help="also time the features against a 512x512 decode")
-    ap.add_argument("--no-eval", action="store_true", help="only --cost")
+    ap.add_argument("--lambdas", action="store_true", help="also the lambda -> mean predicted strength table")
+    ap.add_argument("--no-eval", action="store_true", help="skip the main table")
     a = ap.parse_args()
     rates = tuple(float(r) for r in a.rates.split(","))
     out: dict = {}
     if not a.no_eval:
         out = evaluate(a.restorer, Path(a.model) if a.model else None, Path(a.cache), rates)
         print(table(out, rates))
+    if a.lambdas:
+        print("\n| lambda | mean predicted strength (dev) |\n|---|---|")
+        out["lambdas"] = lambda_table(a.restorer, Path(a.cache), rates, Path(a.model) if a.model else None)
     if a.cost:
         out["cost"] = cost()
         c = out["cost"]
