@@ -105,11 +105,16 @@ def _parser() -> argparse.ArgumentParser:
                    "for several inputs or a folder input (its layout is mirrored)")
     d.add_argument("--restorer", default=None, help="override the restorer recorded in the file: " + _restorer_choices())
     d.add_argument("--strength", type=float, default=None,
-                   help="perception/fidelity knob in [0, 1] for the generative restorer "
-                        "(0 faithful, 1 most texture; default: the restorer's calibrated default)")
+                   help="perception/fidelity knob in [0, 1] for restorers that have one "
+                        "(0 faithful, 1 most texture; default: chosen per image, docs/adapt.md)")
+    d.add_argument("--steps", type=int, default=None, help="diffusion steps in [2, 80] (default: chosen per image)")
+    d.add_argument("--cfg", type=float, default=None, help="guidance scale in [0, 10] (default: chosen per image)")
+    d.add_argument("--fixed", action="store_true",
+                   help="fixed settings instead of content-adaptive ones (the paper's 'w/o CAD')")
     d.add_argument("--format", default="png", choices=("png", "jpg", "webp", "tif", "bmp"),
                    help="image format of the outputs when decoding into a folder (default png)")
-    d.add_argument("-v", "--verbose", action="store_true", help="say which implementation ran each stage")
+    d.add_argument("-v", "--verbose", action="store_true",
+                   help="say which implementation ran each stage, the settings and the features behind them")
     d.add_argument("-q", "--quiet", action="store_true", help="no summary line or progress bar")
     d.add_argument("--max-pixels", type=_max_pixels, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse files above N pixels before decoding (default {DEFAULT_MAX_PIXELS})")
@@ -143,8 +148,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--output", required=True, help="output folder (results are cached there)")
 
     from .models.cli import add_models_parser
+    from .adapt.train import add_parser as add_train_adapt
 
     add_models_parser(sub)
+    add_train_adapt(sub)
     return p
 
 
@@ -266,7 +273,7 @@ def _decode(a: argparse.Namespace) -> None:
     t = time.perf_counter()
     with activity("decode", unit="tile", enabled=False if a.quiet else None):
         r = decode_detailed(a.input, restorer=a.restorer, config=config, max_pixels=a.max_pixels,
-                            strength=a.strength)
+                            strength=a.strength, steps=a.steps, guidance=a.cfg, fixed=a.fixed)
     for w in r.warnings:
         print(f"sggic: warning: {printable(w)}", file=sys.stderr)
     save_image(r.image, a.output)
@@ -354,12 +361,18 @@ def _bench(a: argparse.Namespace) -> None:
         print(f"{info['html']}: decoded pictures side by side")
 
 
+def _train_adapt(a: argparse.Namespace) -> None:
+    from .adapt.train import run
+
+    run(a)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from .models.cli import run_models
 
     handlers = {"encode": _encode, "describe": _describe, "decode": _decode, "info": _info,
-                "sample": _sample, "bench": _bench, "models": run_models}
+                "sample": _sample, "bench": _bench, "models": run_models, "train-adapt": _train_adapt}
     try:
         handlers[args.command](args)
     except SggicError as e:

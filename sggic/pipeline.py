@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import arguments, container, limits
-from .adapt.base import FixedSettings, Settings, SettingsPolicy
+from .adapt.base import GUIDANCE_RANGE, STEPS_RANGE, FixedSettings, Settings, SettingsPolicy
 from .codecs import CODECS
 from .codecs._pixels import downsample2x
 from .config import DEFAULT_CONFIG, RunConfig
@@ -214,14 +215,19 @@ def decode_detailed(
     config: RunConfig | None = None,
     max_pixels: int = limits.DEFAULT_MAX_PIXELS,
     strength: float | None = None,
+    steps: int | None = None,
+    guidance: float | None = None,
+    fixed: bool = False,
 ) -> DecodeResult:
     """Run every decoder stage and keep the intermediate results.
 
     The file decides the components (its profile; the header's codec and restorer);
     ``restorer``/``segmenter``/``policy`` override them, with a warning in the result.
     ``config`` says how they run (device, threads, models) and which profile may load.
-    ``strength`` (0 faithful .. 1 generative) overrides the restorer's default for
-    restorers with a perception/fidelity knob; others ignore it. Not stored in files.
+    Settings: the file's policy chooses them (content-adaptive unless the header says
+    "fixed"); ``fixed`` forces the fixed ones (the "w/o CAD" ablation); ``strength``
+    (0 faithful .. 1 generative), ``steps`` and ``guidance`` set one by hand (restorers
+    without that knob ignore it). None of these is stored in the file.
     """
     from PIL import Image
 
@@ -230,15 +236,7 @@ def decode_detailed(
     cfg = config or DEFAULT_CONFIG
     arguments.check_restorer(restorer)
     max_pixels = limits.check_max_pixels(max_pixels)
-    if strength is not None:
-        if isinstance(strength, bool):
-            raise InputError(f"strength must be a number in [0, 1], got {strength!r}")
-        try:
-            strength = float(strength)
-        except (TypeError, ValueError):
-            raise InputError(f"strength must be a number in [0, 1], got {strength!r}") from None
-        if not 0.0 <= strength <= 1.0:
-            raise InputError(f"strength must be in [0, 1], got {strength}")
+    manual = manual_settings(strength, steps, guidance)
     raw = _read_bytes(data)
     f, sem = _parse(raw, max_pixels, cfg)
     h = f.header
@@ -262,10 +260,21 @@ def decode_detailed(
     seg_seconds = time.perf_counter() - t
     # 3. adaptive settings
     bpp = len(raw) * 8 / (h.width * h.height)
-    settings = FixedSettings().choose(base, sem, bpp) if h.fixed else pol.choose(base, sem, bpp)
+    warnings = list(st.warnings)
+    if h.fixed or fixed:
+        settings = replace(FixedSettings().choose(base, sem, bpp, rest.name),
+                           source="fixed (" + ("file flag" if h.fixed else "--fixed") + ")")
+    elif rest.uses_settings or rest.uses_strength:
+        settings = pol.choose(base, sem, bpp, rest.name)
+        if settings.source.startswith("fixed"):
+            warnings.append(f"settings: {settings.source}; decoding with the fixed settings")
+    else:
+        settings = FixedSettings().choose(base, sem, bpp, rest.name)  # nothing to adapt: no feature cost
+    if manual:
+        settings = replace(settings, **manual, source=settings.source + " + by hand: " + ", ".join(manual))
     # 4. 2x restoration guided by the description
     ctx = RestoreContext(h.codec_id, h.quality, sem.description, settings.steps, settings.guidance, h.seed,
-                         strength=strength)
+                         strength=settings.strength)
     up = rest.restore(base, ctx)
     out = up[: h.height, : h.width]
     # 5. per-object refinement: every object with its mask at output size, in one call
@@ -287,8 +296,8 @@ def decode_detailed(
         "base": codec.name,
         "segmentation": seg.describe() + (f" made {len(masks)} masks (coverage: {coverage}) in {seg_seconds:.2f} s"
                                           if masks else ""),
-        "settings": (f"{settings.source} (steps {settings.steps}, guidance {settings.guidance:g})"
-                     if rest.uses_settings else f"{settings.source} policy; not used by {rest.name}"),
+        "settings": (settings.describe() if rest.uses_settings or rest.uses_strength
+                     else f"{pol.name} policy; no settings to adapt in {rest.name}"),
         "restoration": rest.name,
         "refinement": f"applied to {len(masks)} objects" if refined else why_not,
     }
@@ -296,7 +305,27 @@ def decode_detailed(
     img = Image.fromarray(np.ascontiguousarray(out))
     if h.grayscale:
         img = img.convert("L")
-    return DecodeResult(img, h, sem, base, masks, settings, stages, list(st.warnings), report)
+    return DecodeResult(img, h, sem, base, masks, settings, stages, warnings, report)
+
+
+def manual_settings(strength: float | None = None, steps: int | None = None,
+                    guidance: float | None = None) -> dict[str, Any]:
+    """The settings given by hand, checked (InputError in one line), as Settings fields."""
+    out: dict[str, Any] = {}
+    for name, value, lo, hi, kind in (("strength", strength, 0.0, 1.0, float), ("steps", steps, *STEPS_RANGE, int),
+                                      ("guidance", guidance, *GUIDANCE_RANGE, float)):
+        if value is None:
+            continue
+        try:
+            v = kind(value)
+            ok = not isinstance(value, bool) and (v == float(value)) and lo <= v <= hi
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            what = "an integer" if kind is int else "a number"
+            raise InputError(f"{name} must be {what} in [{lo:g}, {hi:g}], got {value!r}")
+        out[name] = v
+    return out
 
 
 def decode(data: bytes | str | os.PathLike, restorer: str | None = None,
@@ -305,7 +334,8 @@ def decode(data: bytes | str | os.PathLike, restorer: str | None = None,
     """Decode a .sgc file (bytes or path) into a PIL image of the original size.
 
     Files above ``max_pixels`` (width x height) are refused before any decoding.
-    ``strength`` in [0, 1]: the generative restorer's perception/fidelity knob (None: its default).
+    ``strength`` in [0, 1]: the perception/fidelity knob of restorers that have one
+    (None: chosen per image by the adaptive policy, or the restorer's default).
     """
     return decode_detailed(data, restorer=restorer, config=config, max_pixels=max_pixels,
                            strength=strength).image

@@ -9,7 +9,7 @@ models come from the model registry named by ``RunConfig.models``.
 What a file records (docs/format.md, "Profile section"): the header already names the
 base codec and the restorer by frozen id. An offline file records nothing more: the
 absence of a profile section *is* the offline profile, whose segmenter (``none``) and
-settings policy (``fixed``) are pinned below, and whose restorers' weights are pinned by
+settings policy (``adaptive``; the header flag "fixed" selects ``fixed``) are pinned below, and whose restorers' weights are pinned by
 their ids (a retrained restorer gets a new id). Any other profile writes a critical
 profile section: its id and, for the segmenter and the settings policy always, and for
 the codec and restorer when they run weights, the component's frozen id and weights
@@ -57,12 +57,14 @@ class Profile:
 
 
 # The full profile's settings policy. "dyndiff" (the paper's content-adaptive policy) is
-# reserved in sggic/adapt/registry.py; once it is registered there, this line becomes
-# FULL_POLICY = "dyndiff" (files record the policy, so older full files keep "fixed").
+# registered in sggic/adapt/registry.py, but no DynDiff weights exist yet (they need a
+# diffusion restorer to label with); once they do, this line becomes FULL_POLICY = "dyndiff"
+# (files record the policy, so older full files keep "fixed").
 FULL_POLICY = "fixed"
 
-OFFLINE = Profile(0, "offline", "vvc", "none", "fixed", DEFAULT_RESTORER,
-                  "CPU only, components that ship in packages (VVC, generative CNN via ncnn); no masks, fixed settings")
+OFFLINE = Profile(0, "offline", "vvc", "none", "adaptive", DEFAULT_RESTORER,
+                  "CPU only, components that ship in packages (VVC, generative CNN via ncnn); no masks, "
+                  "adaptive strength for restorers that have one")
 FULL = Profile(1, "full", "cheng2020", "clipseg", FULL_POLICY, "diffusion",
                f"the paper's models from the model registry (--models): Cheng2020, CLIPSeg, "
                f"settings '{FULL_POLICY}', diffusion restorer (SD 2.1 + IRControlNet, as DiffBIR)")

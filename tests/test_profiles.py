@@ -119,7 +119,7 @@ def test_profiles_lookup() -> None:
 def test_offline_encoder_stages_and_config_flow(offline_file: bytes) -> None:
     cfg = RunConfig(threads=1)
     st = encoder_stages(cfg)
-    assert (st.codec.name, st.segmenter.name, st.policy.name, st.restorer.name) == ("vvc", "none", "fixed", "generative")
+    assert (st.codec.name, st.segmenter.name, st.policy.name, st.restorer.name) == ("vvc", "none", "adaptive", "generative")
     assert all(c.config is cfg for c in st.components().values())
     assert st.restorer.threads == 1
     dst = decoder_stages(container.read(offline_file), cfg)

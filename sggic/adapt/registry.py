@@ -8,7 +8,10 @@ from .base import SettingsPolicy
 
 POLICIES: Registry[Entry] = Registry("settings policy", (
     Entry("fixed", 1, "sggic.adapt.base:FixedSettings", "fixed 40 steps, guidance 4 (the 'w/o CAD' ablation)"),
-    Entry("dyndiff", 2, None, "DynDiff: two small MLPs on 11 image features pick steps and guidance"),
+    Entry("dyndiff", 2, "sggic.adapt.dyndiff:DynDiffPolicy",
+          "DynDiff: two small MLPs on 11 image features pick steps and guidance"),
+    Entry("adaptive", 3, "sggic.adapt.adaptive:AdaptivePolicy",
+          "offline CAD: an MLP on 5 base-layer features picks the restorer's strength"),
 ))
 
 

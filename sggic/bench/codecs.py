@@ -212,9 +212,9 @@ class SggicCodec(BenchCodec):
     """sggic through its public pipeline API: the whole .sgc file is counted.
 
     ``restorer`` None means the registry's default at run time. ``fixed`` records fixed
-    decoder settings; ``no_segmentation`` decodes without a segmenter. Offline, no
-    segmenter ships and the fixed policy is the one in use, so both ablations give the
-    same pixels as plain sggic here (the report says so).
+    decoder settings (differs from plain sggic only with a restorer that has a strength
+    knob); ``no_segmentation`` decodes without a segmenter (offline, no segmenter ships,
+    so it gives the same pixels as plain sggic; the report says so).
     """
 
     counted = "whole .sgc file (header + base layer + coded semantics)"

@@ -370,11 +370,12 @@ def write_report(result: RunResult, bpps: Sequence[float], outdir: Path, command
     L += [f"sggic's default restorer at run time (registry default): **{DEFAULT_RESTORER}**; registered "
           f"restorers: {', '.join(RESTORER_NAMES)}. `sggic:bicubic` is the *no restoration* ablation "
           "(the base layer upscaled 2x bicubically; same file as sggic apart from the restorer id).", "",
-          "*Without segmentation* and *--fixed* (the paper's other ablations) are identical to sggic by "
-          "construction offline: no segmenter ships, so every decode runs with segmentation unavailable "
-          "and skips per-object refinement, and the fixed settings policy is the one the decoder uses. "
-          "They are available as `--codecs sggic-noseg,sggic-fixed`; tests/test_bench.py checks that "
-          "they decode to the same pixels.", ""]
+          "*Without segmentation* (`sggic-noseg`) is identical to sggic by construction offline: no "
+          "segmenter ships, so every decode runs with segmentation unavailable and skips per-object "
+          "refinement; tests/test_bench.py checks that it decodes to the same pixels. *--fixed* "
+          "(`sggic-fixed`, the paper's \"w/o CAD\") differs from sggic only with a restorer that has a "
+          "strength knob (content-adaptive decoding, docs/adapt.md): then sggic picks the strength per "
+          "image, and the section *Decoder settings* lists the choices and the features behind them.", ""]
     if result.unavailable_codecs:
         L += ["Codecs that could not run here:", ""]
         L += [f"- {c}: {why}" for c, why in result.unavailable_codecs.items()] + [""]
@@ -424,6 +425,12 @@ def write_report(result: RunResult, bpps: Sequence[float], outdir: Path, command
           "encode to the target rate including the quality search; one encode at the chosen setting; "
           "decode. sggic's decode includes loading the restorer's weights (as the command line does).", "",
           _md_table(h, rows), ""]
+    chosen = [(r["image"], r["codec"], r["target_bpp"], r["notes"]["stage_settings"]) for r in result.records
+              if r.get("status") == "ok" and "stage_settings" in r.get("notes", {})
+              and "no settings to adapt" not in r["notes"]["stage_settings"]]
+    if chosen:
+        L += ["## Decoder settings (sggic rows)", "", "What the settings stage chose per file, and from which features.", "",
+              _md_table(["image", "codec", "bpp", "settings"], [[i, c, f"{b:g}", t] for i, c, b, t in sorted(chosen)]), ""]
     if result.errors:
         L += ["## Errors (not cached; a rerun retries them)", ""] + [f"- {e}" for e in result.errors] + [""]
     L += ["## Files", "", f"- `results.csv`: {n_rows} rows, one per (image, codec, rate, metric).",

@@ -69,6 +69,8 @@ class Restorer(Component, ABC):
     name: str = "?"
     #: whether ``restore`` reads ``ctx.steps``/``ctx.guidance`` (diffusion restorers do)
     uses_settings: bool = False
+    #: whether ``restore`` reads ``ctx.strength`` (a perception/fidelity knob in [0, 1])
+    uses_strength: bool = False
     #: whether ``refine`` does anything (text-conditioned restorers do)
     refines: bool = False
 
