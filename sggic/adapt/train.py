@@ -168,7 +168,7 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--cache", default=None, help="label cache folder (default runs/adapt-cache)")
     t.add_argument("--lambda", dest="lam", type=float, default=0.0, help="the loss's lambda (default 0)")
     t.add_argument("--epochs", type=int, default=EPOCHS, help=f"default {EPOCHS}")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0, help="seed of the MLP initialisation and sample order (default 0)")
 
 
 def _csv(text: str, kind: Callable[[str], Any], what: str) -> tuple[Any, ...]:
