@@ -223,6 +223,7 @@ class GenerativeRestorer(Restorer):
     """
 
     name = "generative"
+    uses_strength = True  # the adaptive policy chooses s per image (docs/adapt.md)
 
     def __init__(self, threads: int = 2, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
                  weights: str | Path | None = None, strength: float | None = None) -> None:
