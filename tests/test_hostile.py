@@ -169,6 +169,7 @@ def test_vvc_payload_with_its_own_large_sps_never_reaches_ffmpeg(monkeypatch):
     def no_ffmpeg(*a, **k):
         raise AssertionError("ffmpeg ran")
 
+    vvc._check_backend()  # the (cached) backend probe runs ffmpeg; decoding this payload must not
     monkeypatch.setattr(vvc, "run_ffmpeg", no_ffmpeg)
     _decode_fails(data, r"SPS codes 256x256, the header implies 32x32")
 
