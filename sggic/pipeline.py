@@ -20,17 +20,16 @@ import numpy as np
 
 from . import arguments, container, limits
 from .adapt.base import FixedSettings, Settings, SettingsPolicy
-from .codecs import CODECS
+from .budgets import check_target_bytes
+from .codecs import CODECS, codec_by_id
 from .codecs._pixels import downsample2x
 from .config import DEFAULT_CONFIG, RunConfig
 from .container import Header
 from .errors import BitstreamError, InputError, SggicError
 from .images import LoadedImage, from_pil, load_image
 from .progress import step
-from .budgets import check_target_bytes
 from .ratecontrol import budget_bytes, fit_rate
 from .restore.base import ObjectMask, RestoreContext, Restorer
-from .restore.registry import DEFAULT_RESTORER  # noqa: F401  (re-exported: callers import it from here)
 from .segment.base import Segmenter, masks_to_output
 from .semantics.schema import Semantics
 
@@ -98,7 +97,7 @@ def encode_detailed(
     from .semantics.textcoder import encode_semantics
 
     bpp = arguments.check_number("bpp", bpp)
-    seed = arguments.check_int("seed", seed, 0, 2**32)
+    seed = arguments.check_int("seed", seed, 0, container.MAX_SEED)
     fixed = arguments.check_bool("fixed", fixed)
     semantics = arguments.check_semantics(semantics)
     stages = encoder_stages(config, base=None if base is None else arguments.check_str("base", base),
@@ -122,8 +121,6 @@ def encode_detailed(
     loaded = _as_loaded(image)
     h, w = loaded.rgb.shape[:2]
     target = budget_bytes(bpp, w, h) if target_bytes is None else check_target_bytes(target_bytes)
-    if not isinstance(seed, int) or not (0 <= seed < 2**32):
-        raise InputError("seed must be an integer in [0, 2^32)")
     sem_payload = None
     if semantics is not None and not semantics.is_empty():
         sem_payload = encode_semantics(semantics)
@@ -199,8 +196,6 @@ def _parse(data: bytes, max_pixels: int | None = None,
     f = container.read(data)
     if max_pixels is not None:
         limits.check_decode_size(f.header.width, f.header.height, max_pixels)
-    from .codecs import codec_by_id
-
     limits.check_quality(codec_by_id(f.header.codec_id, config), f.header.quality)
     sem = decode_semantics(f.semantics) if f.semantics is not None else Semantics()
     return f, sem
