@@ -25,7 +25,7 @@ from .codecs import CODECS, codec_by_id
 from .codecs._pixels import downsample2x
 from .config import DEFAULT_CONFIG, RunConfig
 from .container import Header
-from .errors import BitstreamError, InputError, SggicError
+from .errors import BitstreamError, InputError
 from .images import LoadedImage, from_pil, load_image
 from .progress import step
 from .ratecontrol import budget_bytes, fit_rate
@@ -92,7 +92,7 @@ def encode_detailed(
     ``base``/``restorer``/``segmenter`` None: the profile's (``config.profile``;
     offline: vvc, fitted, none).
     """
-    from .profiles import OFFLINE, encoder_stages, record_for, unavailable_profile
+    from .profiles import encoder_stages, profile_errors, record_for
     from .restore.registry import restorer_id
     from .semantics.textcoder import encode_semantics
 
@@ -106,18 +106,12 @@ def encode_detailed(
     rid = restorer_id(stages.restorer.name)
     codec = stages.codec
     patch_maps = stages.segmenter.name == "patchmap"
-    try:
+    with profile_errors(stages.profile):
         codec.check_available()
         if patch_maps:
             from .segment.patchmap import check_mapper_available
 
             check_mapper_available(config)
-    except (BitstreamError, InputError):
-        raise
-    except SggicError as exc:
-        if stages.profile is OFFLINE:
-            raise
-        raise unavailable_profile(stages.profile, exc) from None
     loaded = _as_loaded(image)
     h, w = loaded.rgb.shape[:2]
     target = budget_bytes(bpp, w, h) if target_bytes is None else check_target_bytes(target_bytes)

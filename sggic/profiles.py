@@ -26,9 +26,10 @@ at the encoder by :func:`sggic.segment.patchmap.encode_maps`).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Iterator, TypeVar
 
 from . import container
 from .adapt.base import SettingsPolicy
@@ -124,6 +125,20 @@ class Stages:
 def unavailable_profile(profile: Profile, exc: SggicError) -> SggicError:
     """``exc`` as one line that says which profile cannot run here."""
     return type(exc)(f"the {profile.name} profile cannot run here: {exc}")
+
+
+@contextlib.contextmanager
+def profile_errors(profile: Profile) -> Iterator[None]:
+    """Inside the block, a component that cannot run here fails as :func:`unavailable_profile`
+    (under a profile other than offline); errors of the file or of the caller's input pass as they are."""
+    try:
+        yield
+    except (BitstreamError, InputError):
+        raise
+    except SggicError as exc:
+        if profile is OFFLINE:
+            raise
+        raise unavailable_profile(profile, exc) from None
 
 
 def _id(registry: Registry[Entry], name: str) -> int:
@@ -229,7 +244,7 @@ def decoder_stages(f: container.SgcFile, config: RunConfig | None = None, restor
     if rest_rec is not None and rest_rec.component_id != h.restorer_id:
         raise BitstreamError("corrupt .sgc file (profile section and header name different restorers)")
     warnings: list[str] = []
-    try:
+    with profile_errors(prof):
         codec = codec_by_id(h.codec_id, cfg)
         if codec_rec is not None and codec.weights_version_at(h.quality) != codec_rec.weights_version:
             raise MissingWeights(
@@ -258,10 +273,4 @@ def decoder_stages(f: container.SgcFile, config: RunConfig | None = None, restor
         else:
             given = get_restorer(restorer, cfg) if isinstance(restorer, str) else restorer
             rest = _override(given, rec_rest, "restoring", warnings)
-    except (BitstreamError, InputError):
-        raise
-    except SggicError as exc:
-        if prof is OFFLINE:
-            raise
-        raise unavailable_profile(prof, exc) from None
     return Stages(prof, codec, seg, pol, rest, warnings)
