@@ -24,17 +24,8 @@ def _bpp(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
-def _max_pixels(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
-    return n
-
-
-def _threads(text: str) -> int:
+def _positive_int(text: str) -> int:
+    """argparse type of counts such as --threads and --max-pixels: an integer >= 1."""
     try:
         n = int(text)
     except ValueError:
@@ -51,7 +42,7 @@ def _add_run_config(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default=DEFAULT_PROFILE,
                    help=f"component set: {', '.join(PROFILES)} (default {DEFAULT_PROFILE}; docs/architecture.md)")
     p.add_argument("--device", default="cpu", help="torch device for model-backed stages (default cpu)")
-    p.add_argument("--threads", type=_threads, default=None, help="CPU threads per stage (default: each stage's own)")
+    p.add_argument("--threads", type=_positive_int, default=None, help="CPU threads per stage (default: each stage's own)")
     p.add_argument("--models", default=None, help="model registry TOML of the full profile")
 
 
@@ -116,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("-v", "--verbose", action="store_true",
                    help="say which implementation ran each stage, the settings and the features behind them")
     d.add_argument("-q", "--quiet", action="store_true", help="no summary line or progress bar")
-    d.add_argument("--max-pixels", type=_max_pixels, default=DEFAULT_MAX_PIXELS,
+    d.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse files above N pixels before decoding (default {DEFAULT_MAX_PIXELS})")
     _add_run_config(d)
     batch_cli.add_options(d)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 from dataclasses import dataclass, field
 
+from . import varint
 from .errors import BitstreamError
 
 MAGIC = b"SGC"
@@ -45,7 +46,6 @@ MAX_PIXELS = 100_000_000
 MAX_SECTION_BYTES = 1 << 24
 MAX_FILE_BYTES = 1 << 26
 MAX_SEED = 1 << 32
-_MAX_VARINT_BYTES = 5
 
 
 @dataclass(frozen=True)
@@ -106,36 +106,19 @@ class SgcFile:
     patch_masks: bytes | None = None  # None: no patch-mask section
 
 
-def _varint(n: int) -> bytes:
-    if n < 0:
-        raise ValueError("varint must be non-negative")
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def _read_varint(buf: bytes, pos: int, what: str) -> tuple[int, int]:
-    n = 0
-    for i in range(_MAX_VARINT_BYTES):
-        if pos + i >= len(buf):
-            raise BitstreamError(f"truncated .sgc file (inside {what})")
-        b = buf[pos + i]
-        n |= (b & 0x7F) << (7 * i)
-        if not b & 0x80:
-            if b == 0 and i > 0:  # a padded number: one value, one encoding
-                raise BitstreamError(f"corrupt .sgc file (non-canonical number in {what})")
-            return n, pos + i + 1
-    raise BitstreamError(f"corrupt .sgc file (overlong number in {what})")
+    try:
+        return varint.decode(buf, pos)
+    except varint.VarintError as e:
+        if e.reason == "truncated":
+            raise BitstreamError(f"truncated .sgc file (inside {what})") from None
+        raise BitstreamError(f"corrupt .sgc file ({e.reason} number in {what})") from None
 
 
 def _section(kind: int, payload: bytes) -> bytes:
     if len(payload) > MAX_SECTION_BYTES:
         raise ValueError("section too large")
-    body = bytes([kind]) + _varint(len(payload)) + payload
+    body = bytes([kind]) + varint.encode(len(payload)) + payload
     return body + binascii.crc_hqx(body, 0xFFFF).to_bytes(2, "big")
 
 
@@ -154,12 +137,12 @@ def _check_header(h: Header) -> None:
 
 def encode_header(h: Header) -> bytes:
     return (
-        _varint(h.width)
-        + _varint(h.height)
+        varint.encode(h.width)
+        + varint.encode(h.height)
         + bytes([h.codec_id])
-        + _varint(h.quality)
+        + varint.encode(h.quality)
         + bytes([h.flags, h.restorer_id])
-        + _varint(h.seed)
+        + varint.encode(h.seed)
     )
 
 
@@ -200,7 +183,7 @@ def encode_profile(r: ProfileRecord) -> bytes:
     _check_profile(r)
     out = bytes([r.profile_id, len(r.components)])
     for c in r.components:
-        out += bytes([c.stage, c.component_id]) + _varint(c.weights_version)
+        out += bytes([c.stage, c.component_id]) + varint.encode(c.weights_version)
     return out
 
 

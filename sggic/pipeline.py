@@ -21,17 +21,16 @@ import numpy as np
 
 from . import arguments, container, limits
 from .adapt.base import GUIDANCE_RANGE, STEPS_RANGE, FixedSettings, Settings, SettingsPolicy
-from .codecs import CODECS
+from .budgets import check_target_bytes
+from .codecs import CODECS, codec_by_id
 from .codecs._pixels import downsample2x
 from .config import DEFAULT_CONFIG, RunConfig
 from .container import Header
-from .errors import BitstreamError, InputError, SggicError
+from .errors import BitstreamError, InputError
 from .images import LoadedImage, from_pil, load_image
 from .progress import step
-from .budgets import check_target_bytes
 from .ratecontrol import budget_bytes, fit_rate
 from .restore.base import ObjectMask, RestoreContext, Restorer
-from .restore.registry import DEFAULT_RESTORER  # noqa: F401  (re-exported: callers import it from here)
 from .segment.base import Segmenter, masks_to_output
 from .semantics.schema import Semantics
 
@@ -94,12 +93,12 @@ def encode_detailed(
     ``base``/``restorer``/``segmenter`` None: the profile's (``config.profile``;
     offline: vvc, fitted, none).
     """
-    from .profiles import OFFLINE, encoder_stages, record_for, unavailable_profile
+    from .profiles import encoder_stages, profile_errors, record_for
     from .restore.registry import restorer_id
     from .semantics.textcoder import encode_semantics
 
     bpp = arguments.check_number("bpp", bpp)
-    seed = arguments.check_int("seed", seed, 0, 2**32)
+    seed = arguments.check_int("seed", seed, 0, container.MAX_SEED)
     fixed = arguments.check_bool("fixed", fixed)
     semantics = arguments.check_semantics(semantics)
     stages = encoder_stages(config, base=None if base is None else arguments.check_str("base", base),
@@ -108,23 +107,15 @@ def encode_detailed(
     rid = restorer_id(stages.restorer.name)
     codec = stages.codec
     patch_maps = stages.segmenter.name == "patchmap"
-    try:
+    with profile_errors(stages.profile):
         codec.check_available()
         if patch_maps:
             from .segment.patchmap import check_mapper_available
 
             check_mapper_available(config)
-    except (BitstreamError, InputError):
-        raise
-    except SggicError as exc:
-        if stages.profile is OFFLINE:
-            raise
-        raise unavailable_profile(stages.profile, exc) from None
     loaded = _as_loaded(image)
     h, w = loaded.rgb.shape[:2]
     target = budget_bytes(bpp, w, h) if target_bytes is None else check_target_bytes(target_bytes)
-    if not isinstance(seed, int) or not (0 <= seed < 2**32):
-        raise InputError("seed must be an integer in [0, 2^32)")
     sem_payload = None
     if semantics is not None and not semantics.is_empty():
         sem_payload = encode_semantics(semantics)
@@ -200,8 +191,6 @@ def _parse(data: bytes, max_pixels: int | None = None,
     f = container.read(data)
     if max_pixels is not None:
         limits.check_decode_size(f.header.width, f.header.height, max_pixels)
-    from .codecs import codec_by_id
-
     limits.check_quality(codec_by_id(f.header.codec_id, config), f.header.quality)
     sem = decode_semantics(f.semantics) if f.semantics is not None else Semantics()
     return f, sem

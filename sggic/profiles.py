@@ -26,8 +26,10 @@ at the encoder by :func:`sggic.segment.patchmap.encode_maps`).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from dataclasses import dataclass, field
+from typing import Iterator, TypeVar
 
 from . import container
 from .adapt.base import SettingsPolicy
@@ -41,6 +43,8 @@ from .restore.base import Restorer
 from .restore.registry import DEFAULT_RESTORER, RESTORERS, get_restorer, restorer_by_id, restorer_name
 from .segment.base import Segmenter
 from .segment.registry import SEGMENTERS, get_segmenter
+
+C = TypeVar("C", bound=Component)
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,20 @@ def unavailable_profile(profile: Profile, exc: SggicError) -> SggicError:
     return type(exc)(f"the {profile.name} profile cannot run here: {exc}")
 
 
+@contextlib.contextmanager
+def profile_errors(profile: Profile) -> Iterator[None]:
+    """Inside the block, a component that cannot run here fails as :func:`unavailable_profile`
+    (under a profile other than offline); errors of the file or of the caller's input pass as they are."""
+    try:
+        yield
+    except (BitstreamError, InputError):
+        raise
+    except SggicError as exc:
+        if profile is OFFLINE:
+            raise
+        raise unavailable_profile(profile, exc) from None
+
+
 def _id(registry: Registry[Entry], name: str) -> int:
     ident = registry.info(name).id
     assert ident is not None
@@ -181,11 +199,21 @@ def record_for(stages: Stages, quality: int | None = None) -> container.ProfileR
     return container.ProfileRecord(stages.profile.id, tuple(sorted(comps, key=lambda c: c.stage)))
 
 
-def _check_weights(comp: Component, stage: str, rec: container.ComponentRecord | None) -> None:
+def _check_weights(comp: C, stage: str, rec: container.ComponentRecord | None) -> C:
+    """``comp``, built for a file, if its weights are the version the file records."""
     if rec is not None and comp.weights_version != rec.weights_version:
         raise MissingWeights(
             f"this file was made with {stage} '{comp.name}' weights version {rec.weights_version}, "
             f"but the models here are version {comp.weights_version}; point --models at the matching weights")
+    return comp
+
+
+def _override(comp: C, recorded: str, doing: str, warnings: list[str]) -> C:
+    """``comp``, given by the caller instead of the recorded component: a warning if it differs."""
+    if comp.name != recorded:
+        warnings.append(f"{doing} with '{comp.name}' instead of the recorded '{recorded}': "
+                        "the output differs from what the encoder intended")
+    return comp
 
 
 def decoder_stages(f: container.SgcFile, config: RunConfig | None = None, restorer: str | Restorer | None = None,
@@ -218,7 +246,7 @@ def decoder_stages(f: container.SgcFile, config: RunConfig | None = None, restor
     if rest_rec is not None and rest_rec.component_id != h.restorer_id:
         raise BitstreamError("corrupt .sgc file (profile section and header name different restorers)")
     warnings: list[str] = []
-    try:
+    with profile_errors(prof):
         codec = codec_by_id(h.codec_id, cfg)
         if codec_rec is not None and codec.weights_version_at(h.quality) != codec_rec.weights_version:
             raise MissingWeights(
@@ -234,36 +262,17 @@ def decoder_stages(f: container.SgcFile, config: RunConfig | None = None, restor
 
             seg = PatchMapSegmenter.from_file(f.patch_masks, cfg)
         elif segmenter is None:
-            seg = get_segmenter(seg_name, cfg)
-            _check_weights(seg, "segmenter", recorded(container.STAGE_SEGMENT))
+            seg = _check_weights(get_segmenter(seg_name, cfg), "segmenter", recorded(container.STAGE_SEGMENT))
         else:
-            seg = segmenter
-            if seg.name != seg_name:
-                warnings.append(f"segmenting with '{seg.name}' instead of the recorded '{seg_name}': "
-                                "the output differs from what the encoder intended")
+            seg = _override(segmenter, seg_name, "segmenting", warnings)
         if policy is None:
-            pol = get_policy(pol_name, cfg)
-            _check_weights(pol, "settings policy", recorded(container.STAGE_ADAPT))
+            pol = _check_weights(get_policy(pol_name, cfg), "settings policy", recorded(container.STAGE_ADAPT))
         else:
-            pol = policy
-            if pol.name != pol_name:
-                warnings.append(f"choosing settings with '{pol.name}' instead of the recorded '{pol_name}': "
-                                "the output differs from what the encoder intended")
+            pol = _override(policy, pol_name, "choosing settings", warnings)
         rec_rest = restorer_name(h.restorer_id)
         if restorer is None:
-            rest = restorer_by_id(h.restorer_id, cfg)
-            _check_weights(rest, "restorer", rest_rec)
+            rest = _check_weights(restorer_by_id(h.restorer_id, cfg), "restorer", rest_rec)
         else:
-            rest = get_restorer(restorer, cfg) if isinstance(restorer, str) else restorer
-            if rest.name != rec_rest:
-                warnings.append(f"restoring with '{rest.name}' instead of the recorded '{rec_rest}': "
-                                "the output differs from what the encoder intended")
-    except BitstreamError:
-        raise
-    except InputError:
-        raise
-    except SggicError as exc:
-        if prof is OFFLINE:
-            raise
-        raise unavailable_profile(prof, exc) from None
+            given = get_restorer(restorer, cfg) if isinstance(restorer, str) else restorer
+            rest = _override(given, rec_rest, "restoring", warnings)
     return Stages(prof, codec, seg, pol, rest, warnings)

@@ -20,6 +20,23 @@ def astronaut_png(tmp_path_factory, astronaut):
 
 
 @pytest.fixture(scope="session")
+def photo_folder(tmp_path_factory):
+    """A factory: ``photo_folder("astronaut", "coffee")`` is a new folder holding those
+    scikit-image photos as PNGs (``astronaut.png``, ``coffee.png``)."""
+
+    def make(*names: str):
+        from PIL import Image
+        from skimage import data
+
+        d = tmp_path_factory.mktemp("photos")
+        for name in names:
+            Image.fromarray(getattr(data, name)()).save(d / f"{name}.png")
+        return d
+
+    return make
+
+
+@pytest.fixture(scope="session")
 def semantics_json(tmp_path_factory):
     import json
 

@@ -6,8 +6,7 @@ import io
 
 import numpy as np
 
-from sggic import container
-from sggic.codecs._nal import encode_uvarint
+from sggic import container, varint
 from sggic.container import MAGIC, SEC_BASE, SEC_HEADER, SEC_SEMANTICS, VERSION, Header
 
 
@@ -22,7 +21,7 @@ def frame(header_payload: bytes, base: bytes, semantics: bytes | None = None) ->
 
 def literal_patch(data: bytes) -> bytes:
     """A template patch that ignores the template and spells out ``data``."""
-    return encode_uvarint(0) + encode_uvarint(0) + encode_uvarint(len(data)) + data
+    return varint.encode(0) + varint.encode(0) + varint.encode(len(data)) + data
 
 
 def pil_bytes(size: tuple[int, int], fmt: str, **options) -> bytes:

@@ -21,14 +21,8 @@ METRICS = ["psnr", "brisque"]
 
 
 @pytest.fixture(scope="module")
-def photo_dir(tmp_path_factory):
-    from PIL import Image
-    from skimage import data
-
-    d = tmp_path_factory.mktemp("photos")
-    Image.fromarray(data.astronaut()).save(d / "astronaut.png")
-    Image.fromarray(data.chelsea()).save(d / "chelsea.png")
-    return d
+def photo_dir(photo_folder):
+    return photo_folder("astronaut", "chelsea")
 
 
 @pytest.fixture(scope="module")

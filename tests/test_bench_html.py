@@ -18,13 +18,8 @@ CODECS = ["sggic:bicubic", "webp-half+bicubic", "avif-half+bicubic", "jpeg"]
 
 
 @pytest.fixture(scope="module")
-def photo_dir(tmp_path_factory):
-    from skimage import data
-
-    d = tmp_path_factory.mktemp("photos")
-    Image.fromarray(data.astronaut()).save(d / "astronaut.png")
-    Image.fromarray(data.coffee()).save(d / "coffee.png")
-    return d
+def photo_dir(photo_folder):
+    return photo_folder("astronaut", "coffee")
 
 
 class _Images(HTMLParser):

@@ -5,6 +5,7 @@ Every crafted file here has valid framing and checksums; what is hostile is its 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -53,27 +54,33 @@ def test_info_on_a_device_reads_a_bounded_amount(capsys):
     assert "too large" in err and time.perf_counter() - t < 5
 
 
-def test_decode_from_an_endless_pipe(tmp_path, capsys):
-    fifo = tmp_path / "pipe.sgc"
-    os.mkfifo(fifo)
+@contextlib.contextmanager
+def _endless_fifo(path, chunk: bytes):
+    """A named pipe at ``path`` that a thread keeps writing ``chunk`` into until the block ends."""
+    os.mkfifo(path)
     stop = threading.Event()
 
     def writer():
         try:
-            with open(fifo, "wb") as f:
+            with open(path, "wb") as f:
                 while not stop.is_set():
-                    f.write(b"y\n" * 65536)
-        except (BrokenPipeError, OSError):
+                    f.write(chunk)
+        except OSError:  # BrokenPipeError included: the reader gave up
             pass
 
     th = threading.Thread(target=writer, daemon=True)
     th.start()
-    out = tmp_path / "o.png"
     try:
-        _one_line(capsys, main(["decode", str(fifo), "-o", str(out)]), out)
+        yield path
     finally:
         stop.set()
         th.join(5)
+
+
+def test_decode_from_an_endless_pipe(tmp_path, capsys):
+    out = tmp_path / "o.png"
+    with _endless_fifo(tmp_path / "pipe.sgc", b"y\n" * 65536) as fifo:
+        _one_line(capsys, main(["decode", str(fifo), "-o", str(out)]), out)
     assert not out.exists()
 
 
@@ -81,25 +88,8 @@ def test_encode_from_an_endless_pipe_is_bounded(tmp_path, capsys, monkeypatch):
     from sggic import images
 
     monkeypatch.setattr(images, "MAX_STREAM_BYTES", 1 << 20)
-    fifo = tmp_path / "img.png"
-    os.mkfifo(fifo)
-    stop = threading.Event()
-
-    def writer():
-        try:
-            with open(fifo, "wb") as f:
-                while not stop.is_set():
-                    f.write(b"\x89PNG" * 4096)
-        except OSError:
-            pass
-
-    th = threading.Thread(target=writer, daemon=True)
-    th.start()
-    try:
+    with _endless_fifo(tmp_path / "img.png", b"\x89PNG" * 4096) as fifo:
         err = _one_line(capsys, main(["encode", str(fifo), "-o", str(tmp_path / "o.sgc")]))
-    finally:
-        stop.set()
-        th.join(5)
     assert "too large" in err
 
 
@@ -169,6 +159,7 @@ def test_vvc_payload_with_its_own_large_sps_never_reaches_ffmpeg(monkeypatch):
     def no_ffmpeg(*a, **k):
         raise AssertionError("ffmpeg ran")
 
+    vvc._check_backend()  # the (cached) backend probe runs ffmpeg; decoding this payload must not
     monkeypatch.setattr(vvc, "run_ffmpeg", no_ffmpeg)
     _decode_fails(data, r"SPS codes 256x256, the header implies 32x32")
 

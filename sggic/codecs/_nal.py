@@ -52,30 +52,3 @@ def nal_type(nal: bytes) -> int:
 def is_vcl(nal: bytes) -> bool:
     """Coded slice NAL units (types 0-11) carry the picture itself."""
     return 0 <= nal_type(nal) <= 11
-
-
-def encode_uvarint(n: int) -> bytes:
-    """LEB128: 7 bits per byte, low bits first, high bit = more bytes follow."""
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def decode_uvarint(data: bytes, pos: int) -> tuple[int, int]:
-    """(value, next position); ValueError when the data ends inside the number."""
-    value = shift = 0
-    while True:
-        if pos >= len(data) or shift > 35:
-            raise ValueError("truncated length field")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, pos

@@ -17,7 +17,7 @@ default 25 frames per second for raw input, and the longer side).
 from __future__ import annotations
 
 from ._nal import PPS, SPS, nal_type
-from ._sniff import BitReader, rbsp
+from ._sniff import BitReader, rbsp, skip_to_sps_size
 
 TEMPLATE_SIZE = 16
 _FPS = 25
@@ -79,24 +79,9 @@ def _body(nal: bytes) -> tuple[BitReader, str]:
 
 def _rewrite_sps(nal: bytes, width: int, height: int) -> bytes:
     r, bits = _body(nal)
-    r.skip(8)
-    sublayers = r.u(3)
-    r.skip(4)
-    if not r.u(1):
+    level_at = skip_to_sps_size(r)
+    if level_at is None:
         raise ValueError("SPS without profile/tier/level")
-    level_at = r.pos + 8
-    r.skip(16 + 2)
-    if r.u(1):
-        r.skip(71)
-        r.skip(r.u(8))
-    r.align()
-    present = [r.u(1) for _ in range(sublayers)]
-    r.align()
-    r.skip(8 * sum(present))
-    r.skip(32 * r.u(8))
-    r.skip(1)
-    if r.u(1):
-        r.skip(1)
     size_at = r.pos
     r.ue()
     r.ue()

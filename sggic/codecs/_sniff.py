@@ -214,19 +214,31 @@ def _profile_tier_level(r: BitReader, max_sublayers_minus1: int) -> None:
     r.skip(32 * r.u(8))  # ptl_num_sub_profiles x general_sub_profile_idc
 
 
-def vvc_sps_size(nal: bytes) -> tuple[int, int]:
-    """(sps_pic_width_max_in_luma_samples, sps_pic_height_max_in_luma_samples) of an SPS."""
-    r = BitReader(rbsp(nal))
+def skip_to_sps_size(r: BitReader) -> int | None:
+    """Move ``r`` (at the start of an SPS RBSP) to sps_pic_width_max_in_luma_samples.
+
+    Returns the bit position of general_level_idc, or None when the SPS has no
+    profile_tier_level. Shared by :func:`vvc_sps_size` and the parameter-set rewriter.
+    """
     r.skip(4 + 4)  # sps_seq_parameter_set_id, sps_video_parameter_set_id
     max_sublayers_minus1 = r.u(3)
     r.skip(2 + 2)  # chroma_format_idc, log2_ctu_size_minus5
     if max_sublayers_minus1 > 6:
         raise ValueError("SPS sublayer count out of range")
+    level_at = None
     if r.u(1):  # sps_ptl_dpb_hrd_params_present_flag
+        level_at = r.pos + 7 + 1  # after general_profile_idc and general_tier_flag
         _profile_tier_level(r, max_sublayers_minus1)
     r.skip(1)  # sps_gdr_enabled_flag
     if r.u(1):  # sps_ref_pic_resampling_enabled_flag
         r.skip(1)  # sps_res_change_in_clvs_allowed_flag
+    return level_at
+
+
+def vvc_sps_size(nal: bytes) -> tuple[int, int]:
+    """(sps_pic_width_max_in_luma_samples, sps_pic_height_max_in_luma_samples) of an SPS."""
+    r = BitReader(rbsp(nal))
+    skip_to_sps_size(r)
     return r.ue(), r.ue()
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from difflib import SequenceMatcher
 
-from ._nal import decode_uvarint, encode_uvarint
+from .. import varint
 
 MIN_MATCH = 6  # shorter matches cost more in group headers than they save
 
@@ -30,16 +30,16 @@ def make_patch(template: bytes, target: bytes) -> bytes:
     for a, b, size in blocks:
         # literal target[f_pos:b] replacing template[t_pos:a], then copy `size` bytes
         if b > f_pos or a > t_pos:
-            out += encode_uvarint(pending_copy) + encode_uvarint(a - t_pos)
-            out += encode_uvarint(b - f_pos) + target[f_pos:b]
+            out += varint.encode(pending_copy) + varint.encode(a - t_pos)
+            out += varint.encode(b - f_pos) + target[f_pos:b]
             pending_copy = 0
         pending_copy += size
         t_pos, f_pos = a + size, b + size
     if f_pos < len(target):
-        out += encode_uvarint(pending_copy) + encode_uvarint(0)
-        out += encode_uvarint(len(target) - f_pos) + target[f_pos:]
+        out += varint.encode(pending_copy) + varint.encode(0)
+        out += varint.encode(len(target) - f_pos) + target[f_pos:]
     elif pending_copy:
-        out += encode_uvarint(pending_copy)
+        out += varint.encode(pending_copy)
     return bytes(out)
 
 
@@ -48,15 +48,15 @@ def apply_patch(template: bytes, patch: bytes) -> bytes:
     out = bytearray()
     t_pos = pos = 0
     while pos < len(patch):
-        copy, pos = decode_uvarint(patch, pos)
+        copy, pos = varint.decode(patch, pos)
         if t_pos + copy > len(template):
             raise ValueError("patch copies past the end of the template")
         out += template[t_pos : t_pos + copy]
         t_pos += copy
         if pos == len(patch):
             break
-        skip, pos = decode_uvarint(patch, pos)
-        n, pos = decode_uvarint(patch, pos)
+        skip, pos = varint.decode(patch, pos)
+        n, pos = varint.decode(patch, pos)
         if pos + n > len(patch) or t_pos + skip > len(template):
             raise ValueError("patch literal or skip runs past the end")
         out += patch[pos : pos + n]

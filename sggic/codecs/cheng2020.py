@@ -31,6 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .. import varint
 from ..config import DEFAULT_CONFIG, RunConfig
 from ..errors import BackendUnavailable, BitstreamError, InputError, MissingWeights
 from ..models.hub import registry_for, require, torch_threads
@@ -47,35 +48,15 @@ _CDF_KEY = "gaussian_conditional._quantized_cdf"
 THREADS = 1
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    n = shift = 0
-    while True:
-        if pos >= len(data) or shift > 28:
-            raise BitstreamError("corrupt cheng2020 payload: bad length field")
-        b = data[pos]
-        pos += 1
-        n |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return n, pos
-
-
 def pack_payload(z: bytes, y: bytes) -> bytes:
-    return _varint(len(z)) + z + y
+    return varint.encode(len(z)) + z + y
 
 
 def unpack_payload(payload: bytes) -> tuple[bytes, bytes]:
-    n, pos = _read_varint(payload, 0)
+    try:
+        n, pos = varint.decode(payload, 0)
+    except varint.VarintError:
+        raise BitstreamError("corrupt cheng2020 payload: bad length field") from None
     if n == 0 or pos + n > len(payload):
         raise BitstreamError("corrupt cheng2020 payload: hyperprior length out of range")
     return payload[pos:pos + n], payload[pos + n:]

@@ -16,6 +16,7 @@ from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
+from .. import varint
 from ..errors import BackendUnavailable, BitstreamError, InputError
 from . import _nal, _paramsets, _sniff
 from ._ffmpeg import run_ffmpeg
@@ -178,7 +179,7 @@ def pack_nals(nals: Sequence[bytes]) -> bytes:
             out.append(len(nal))
             out += nal[1:]
         else:
-            out += b"\x00" + _nal.encode_uvarint(len(nal)) + nal
+            out += b"\x00" + varint.encode(len(nal)) + nal
     return bytes(out)
 
 
@@ -196,8 +197,8 @@ def unpack_nals(payload: bytes) -> list[bytes]:
             nal = b"\x00" + payload[pos + 1 : end]
         else:
             try:
-                size, start = _nal.decode_uvarint(payload, pos + 1)
-            except ValueError:
+                size, start = varint.decode(payload, pos + 1)
+            except varint.VarintError:
                 raise BitstreamError("VVC payload truncated (length field)") from None
             end = start + size
             nal = payload[start:end]

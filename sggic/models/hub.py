@@ -127,3 +127,40 @@ def load_pretrained(comp: Component, reg: Registry, load: Callable[[str, dict[st
     except (OSError, ValueError) as e:
         raise MissingWeights(f"{comp.name}: could not get {comp.hub} ({_first_line(e)}; cache: "
                              f"{_first_line(cache_error)}); {comp.how_to_get()}") from None
+
+
+def load_model_and_processor(name: str, config: RunConfig | None, registry: Registry | None,
+                             model_class: Any, processor_class: Any) -> tuple[Any, Any, Loaded]:
+    """A transformers model (eval mode, on its device, in its dtype) and its processor, both
+    from component ``name``'s weights (:func:`load_pretrained`'s order of sources)."""
+    reg = registry or registry_for(config)
+    comp = reg.get(name)
+    device = device_for(comp, config)
+    dtype = torch_dtype(comp.dtype)
+    with quiet_transformers():
+        model, where = load_pretrained(comp, reg, lambda src, kw: model_class.from_pretrained(src, dtype=dtype, **kw))
+        processor, _ = load_pretrained(comp, reg, lambda src, kw: processor_class.from_pretrained(src, **kw))
+    return model.to(device).eval(), processor, Loaded(where=where, device=device, dtype=comp.dtype)
+
+
+def check_source(reg: Registry, name: str) -> None:
+    """MissingWeights (one line naming the component) unless a local folder, the hub cache
+    or an allowed download can provide ``name``'s weights; loads nothing."""
+    comp = reg.get(name)
+    if comp.path is not None:
+        if comp.path.exists():
+            return
+        if not comp.hub:
+            raise MissingWeights(f"{name}: {comp.path} does not exist; {comp.how_to_get()}")
+    if not comp.hub:
+        raise MissingWeights(f"{name}: no weights configured; {comp.how_to_get()}")
+    if reg.downloads_allowed():
+        return
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - transformers depends on it
+        return
+    found = try_to_load_from_cache(comp.hub, "config.json", revision=comp.revision)
+    if not isinstance(found, str):
+        raise MissingWeights(f"{name}: {comp.hub} is not in the local hub cache and downloads are off; "
+                             f"{comp.how_to_get()}")

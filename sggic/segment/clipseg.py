@@ -15,9 +15,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..config import DEFAULT_CONFIG, RunConfig
-from ..errors import InputError, MissingWeights
-from ..models.hub import (Loaded, device_for, load_pretrained, quiet_transformers, registry_for, require,
-                          torch_dtype, torch_threads)
+from ..errors import InputError
+from ..models.hub import Loaded, check_source, load_model_and_processor, registry_for, require, torch_threads
 from ..models.registry import Registry
 from .base import Segmenter
 
@@ -81,18 +80,9 @@ class CLIPSegSegmenter(Segmenter):
         if self.loaded is not None:
             return self.loaded
         transformers = require("transformers", COMPONENT)
-        reg = self._registry or registry_for(self.config)
-        comp = reg.get(COMPONENT)
-        device = device_for(comp, self.config)
-        dtype = torch_dtype(comp.dtype)
-        with quiet_transformers():
-            model, where = load_pretrained(comp, reg, lambda src, kw: transformers.CLIPSegForImageSegmentation
-                                           .from_pretrained(src, dtype=dtype, **kw))
-            processor, _ = load_pretrained(comp, reg, lambda src, kw: transformers.CLIPSegProcessor
-                                           .from_pretrained(src, **kw))
-        self._model = model.to(device).eval()
-        self._processor = processor
-        self.loaded = Loaded(where=where, device=device, dtype=comp.dtype)
+        self._model, self._processor, self.loaded = load_model_and_processor(
+            COMPONENT, self.config, self._registry,
+            transformers.CLIPSegForImageSegmentation, transformers.CLIPSegProcessor)
         return self.loaded
 
     def segment(self, image: np.ndarray, prompts: Sequence[str],
@@ -118,29 +108,6 @@ class CLIPSegSegmenter(Segmenter):
         probs = F.interpolate(probs, size=(out_h, out_w), mode="bilinear", align_corners=False)
         masks = probs.clamp_(0.0, 1.0)[:, 0].cpu().numpy().astype(np.float32, copy=False)
         return [np.ascontiguousarray(m) for m in masks]
-
-
-def check_source(reg: Registry, name: str) -> None:
-    """MissingWeights (one line naming the component) unless a local folder, the hub cache
-    or an allowed download can provide ``name``'s weights; loads nothing."""
-    comp = reg.get(name)
-    if comp.path is not None:
-        if comp.path.exists():
-            return
-        if not comp.hub:
-            raise MissingWeights(f"{name}: {comp.path} does not exist; {comp.how_to_get()}")
-    if not comp.hub:
-        raise MissingWeights(f"{name}: no weights configured; {comp.how_to_get()}")
-    if reg.downloads_allowed():
-        return
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:  # pragma: no cover - transformers depends on it
-        return
-    found = try_to_load_from_cache(comp.hub, "config.json", revision=comp.revision)
-    if not isinstance(found, str):
-        raise MissingWeights(f"{name}: {comp.hub} is not in the local hub cache and downloads are off; "
-                             f"{comp.how_to_get()}")
 
 
 def coverage(mask: np.ndarray) -> float:

@@ -19,8 +19,7 @@ import numpy as np
 
 from ..config import RunConfig
 from ..errors import BitstreamError, InputError
-from ..models.hub import (Loaded, device_for, load_pretrained, quiet_transformers, registry_for, require,
-                          torch_dtype, torch_threads)
+from ..models.hub import Loaded, check_source, load_model_and_processor, registry_for, require, torch_threads
 from ..models.registry import Registry
 from .base import Segmenter
 from .clipseg import check_image, check_prompts, output_size
@@ -147,18 +146,8 @@ class CLIPPatchMapper:
         if self.loaded is not None:
             return self.loaded
         transformers = require("transformers", COMPONENT)
-        reg = self._registry or registry_for(self.config)
-        comp = reg.get(COMPONENT)
-        device = device_for(comp, self.config)
-        dtype = torch_dtype(comp.dtype)
-        with quiet_transformers():
-            model, where = load_pretrained(comp, reg, lambda src, kw: transformers.CLIPModel
-                                           .from_pretrained(src, dtype=dtype, **kw))
-            processor, _ = load_pretrained(comp, reg, lambda src, kw: transformers.CLIPProcessor
-                                           .from_pretrained(src, **kw))
-        self._model = model.to(device).eval()
-        self._processor = processor
-        self.loaded = Loaded(where=where, device=device, dtype=comp.dtype)
+        self._model, self._processor, self.loaded = load_model_and_processor(
+            COMPONENT, self.config, self._registry, transformers.CLIPModel, transformers.CLIPProcessor)
         return self.loaded
 
     def similarity(self, image: np.ndarray, names: Sequence[str]) -> np.ndarray:
@@ -199,8 +188,6 @@ def encode_maps(image: np.ndarray, names: Sequence[str], config: RunConfig | Non
 
 def check_mapper_available(config: RunConfig | None = None) -> None:
     """The encoder side can run: packages and the ``[clip]`` weights are here (loads nothing)."""
-    from .clipseg import check_source
-
     require("torch", COMPONENT)
     require("transformers", COMPONENT)
     check_source(registry_for(config), COMPONENT)
