@@ -209,3 +209,16 @@ def test_training_is_reproducible(tmp_path: Path) -> None:
     assert hashes[0] == hashes[1]
     first = load_file(tmp_path / "r0" / "ckpt-000004.safetensors")
     assert any(np.abs(v).sum() > 0 for k, v in first.items() if k.startswith("tail."))  # it did train
+
+
+def test_packed_vvc_quality_conditions_on_its_qp(weights: Path) -> None:
+    # rate control packs qp with a chroma offset (sggic.codecs.vvc.pack_quality): the network
+    # must see the qp, not the packed number (regression: it read 1469 as a qp)
+    from sggic.codecs.vvc import Settings, pack_quality
+
+    img = _image(24, 30)
+    r = GenerativeRestorer(weights=weights)
+    packed = pack_quality(Settings(50, -4, True))
+    assert packed != 50
+    assert np.array_equal(r.restore(img, RestoreContext(1, packed, strength=0.5)),
+                          r.restore(img, RestoreContext(1, 50, strength=0.5)))

@@ -294,7 +294,10 @@ class GenerativeRestorer(Restorer):
         strength = self.resolve_strength(ctx)
         if ctx.codec_id != VVC_CODEC_ID:
             return bicubic_2x(rgb)  # fallback: see module docstring
-        return tiled_upscale(rgb, lambda t: self.upscale(t, ctx.quality, strength), 2,
+        from sggic.codecs.vvc import qp_of_quality  # the header may pack qp with a chroma offset
+
+        qp = qp_of_quality(ctx.quality)
+        return tiled_upscale(rgb, lambda t: self.upscale(t, qp, strength), 2,
                              tile=self.tile, overlap=self.overlap)
 
 
