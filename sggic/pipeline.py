@@ -254,7 +254,7 @@ def decode_detailed(
                            source="fixed (" + ("file flag" if h.fixed else "--fixed") + ")")
     elif rest.uses_settings or rest.uses_strength:
         settings = pol.choose(base, sem, bpp, rest.name)
-        if settings.source.startswith("fixed"):
+        if pol.name != FixedSettings.name and settings.source.startswith("fixed"):  # an adaptive policy fell back
             warnings.append(f"settings: {settings.source}; decoding with the fixed settings")
     else:
         settings = FixedSettings().choose(base, sem, bpp, rest.name)  # nothing to adapt: no feature cost
