@@ -57,45 +57,19 @@ def build_net(channels: int = 48, blocks: int = 6, cond_hidden: int = 32) -> Any
     """The network (a torch ``nn.Module``); torch is imported only here."""
     import torch
     import torch.nn.functional as F
-    from torch import nn
 
-    class FiLMBlock(nn.Module):
-        def __init__(self, c: int) -> None:
-            super().__init__()
-            self.conv1 = nn.Conv2d(c, c, 3, padding=1)
-            self.conv2 = nn.Conv2d(c, c, 3, padding=1)
+    from sggic.restore._film import film_trunk
 
-        def forward(self, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-            h = self.conv1(x) * (1 + gamma) + beta
-            return x + self.conv2(F.leaky_relu(h, 0.1))
-
-    class FittedNet(nn.Module):
+    class FittedNet(film_trunk(channels, blocks, cond_hidden, cond_in=1, slope=0.1)):
         """x: (N, 3, h, w) in [0, 1]; q: (N,) normalised qp -> (N, 3, 2h, 2w) in ~[0, 1]."""
 
         def __init__(self) -> None:
             super().__init__()
-            self.channels, self.nblocks = channels, blocks
-            self.head = nn.Conv2d(3, channels, 3, padding=1)
-            self.blocks = nn.ModuleList(FiLMBlock(channels) for _ in range(blocks))
-            self.fuse = nn.Conv2d(channels, channels, 3, padding=1)
-            self.tail = nn.Conv2d(channels, 12, 3, padding=1)
-            self.cond = nn.Sequential(nn.Linear(1, cond_hidden), nn.SiLU(),
-                                      nn.Linear(cond_hidden, 2 * channels * blocks))
-            nn.init.zeros_(self.cond[2].weight)
-            nn.init.zeros_(self.cond[2].bias)
-            nn.init.zeros_(self.tail.weight)  # start as exact bicubic
-            nn.init.zeros_(self.tail.bias)
             self.residual_gain = 1.0  # decoder-side detail strength (weights metadata)
 
         def forward(self, x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
             up = F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)
-            film = self.cond(q.reshape(-1, 1)).reshape(-1, self.nblocks, 2, self.channels, 1, 1)
-            f = self.head(x)
-            r = f
-            for i, blk in enumerate(self.blocks):
-                r = blk(r, film[:, i, 0], film[:, i, 1])
-            r = self.fuse(r) + f
-            return up + self.residual_gain * F.pixel_shuffle(self.tail(r), 2)
+            return up + self.residual_gain * F.pixel_shuffle(self.residual(x, q), 2)
 
     return FittedNet()
 

@@ -104,45 +104,19 @@ def build_net(channels: int = 48, blocks: int = 6, cond_hidden: int = 32) -> Any
     """The network as a torch ``nn.Module`` (training and the port test); imports torch here only."""
     import torch
     import torch.nn.functional as F
-    from torch import nn
 
-    class Block(nn.Module):
-        def __init__(self, c: int) -> None:
-            super().__init__()
-            self.conv1 = nn.Conv2d(c, c, 3, padding=1)
-            self.conv2 = nn.Conv2d(c, c, 3, padding=1)
+    from sggic.restore._film import film_trunk
 
-        def forward(self, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-            h = self.conv1(x) * (1 + gamma) + beta
-            return x + self.conv2(F.leaky_relu(h, LEAKY_SLOPE))
-
-    class GenerativeNet(nn.Module):
+    class GenerativeNet(film_trunk(channels, blocks, cond_hidden, cond_in=2, slope=LEAKY_SLOPE)):
         """x: (N, 3, h, w) in [0, 1]; cond: (N, 2) = (normalised qp, strength) -> (N, 3, 2h, 2w)."""
 
         def __init__(self) -> None:
             super().__init__()
-            self.channels, self.nblocks = channels, blocks
-            self.head = nn.Conv2d(3, channels, 3, padding=1)
-            self.blocks = nn.ModuleList(Block(channels) for _ in range(blocks))
-            self.fuse = nn.Conv2d(channels, channels, 3, padding=1)
-            self.tail = nn.Conv2d(channels, 12, 3, padding=1)
-            self.cond = nn.Sequential(nn.Linear(2, cond_hidden), nn.SiLU(),
-                                      nn.Linear(cond_hidden, 2 * channels * blocks))
-            nn.init.zeros_(self.cond[2].weight)
-            nn.init.zeros_(self.cond[2].bias)
-            nn.init.zeros_(self.tail.weight)  # start as exact bicubic
-            nn.init.zeros_(self.tail.bias)
             self.register_buffer("bicubic", torch.from_numpy(bicubic_phase_kernel()), persistent=False)
 
         def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
             up = F.conv2d(F.pad(x, (2, 2, 2, 2), mode="replicate"), self.bicubic)
-            film = self.cond(cond.reshape(-1, 2)).reshape(-1, self.nblocks, 2, self.channels, 1, 1)
-            f = self.head(x)
-            r = f
-            for i, blk in enumerate(self.blocks):
-                r = blk(r, film[:, i, 0], film[:, i, 1])
-            r = self.fuse(r) + f
-            return F.pixel_shuffle(self.tail(r) + up, 2)
+            return F.pixel_shuffle(self.residual(x, cond) + up, 2)
 
     return GenerativeNet()
 
