@@ -19,7 +19,6 @@ so the qp conditioning sees the whole range rate control picks.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -116,8 +115,8 @@ class DistillSampler:
         import torch
 
         from sggic.restore.generative import normalise_qp
-
         from sggic.training.teacher import MARGIN
+        from sggic.training.train import dihedral
 
         c, rng = self.crop, self.rng
         lo, hi, cond = [], [], []
@@ -141,13 +140,7 @@ class DistillSampler:
             if t is not None and s > 0:
                 tc = t[2 * ty:2 * ty + 2 * c, 2 * tx:2 * tx + 2 * c].astype(np.float32) / 255.0
                 o = (1.0 - s) * o + s * tc
-            k = int(rng.integers(8))
-            if k & 1:
-                b, o = b[:, ::-1], o[:, ::-1]
-            if k & 2:
-                b, o = b[::-1], o[::-1]
-            if k & 4:
-                b, o = b.transpose(1, 0, 2), o.transpose(1, 0, 2)
+            b, o = dihedral(int(rng.integers(8)), b, o)
             lo.append(np.ascontiguousarray(b))
             hi.append(np.ascontiguousarray(o))
             cond.append((normalise_qp(qp), s))
@@ -205,12 +198,9 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
     import torch.nn.functional as F
 
     from sggic.restore.generative import DEFAULT_CONFIG, build_net
-    from sggic.training.train import save_generator, ssim
+    from sggic.training.train import checkpoint, cosine, forward, seeded_start, ssim, write_history
 
-    torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    cfg = dict(DEFAULT_CONFIG, **(config or {}))
+    rng, cfg = seeded_start(seed, threads, DEFAULT_CONFIG, config)
     cl = torch.channels_last
     net = build_net(**cfg)
     if init is not None:
@@ -223,10 +213,9 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
                            lr=lr, betas=(0.9, 0.99))
     # linear warm-up (Adam's first updates are ~lr per weight whatever the gradient: without
     # it the first steps knock the fitted starting point off by several grey levels), then cosine
-    sched = lambda s: min(1.0, s / max(1, warmup)) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * s / steps)))  # noqa: E731
+    sched = lambda s: min(1.0, s / max(1, warmup)) * cosine(s, steps)  # noqa: E731
     sampler = DistillSampler(views, teacher, crop, rng, p_teacher)
     out_dir.mkdir(parents=True, exist_ok=True)
-    amp = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)  # noqa: E731
     history: list[dict[str, Any]] = []
     t0, run = time.time(), {"mse": 0.0, "ssim": 0.0, "lap": 0.0, "n": 0}
     path = out_dir / "none"
@@ -235,9 +224,7 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
         for g in opt.param_groups:
             g["lr"] = lr * g["scale"] * sched(step)
         lo, hi, cond = sampler.batch(batch)
-        lo, hi = lo.contiguous(memory_format=cl), hi.contiguous(memory_format=cl)
-        with amp():
-            out = net(lo, cond).float()
+        out, hi = forward(net, lo, hi, cond, bf16)
         mse = F.mse_loss(out, hi)
         ls = 1 - ssim(out, hi)
         lap = laplacian_l1(out - hi)
@@ -255,10 +242,9 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
                 f"lap {run['lap'] / n:.4f} {time.time() - t0:.0f}s")
             run = {k: 0.0 for k in run} | {"n": 0}
         if step % ckpt_every == 0 or step == last:
-            path = out_dir / f"ckpt-{step:06d}.safetensors"
-            save_generator(net, path, {"config": cfg, "step": step, "seed": seed})
+            path = checkpoint(net, out_dir, step, cfg, seed)
             history.append({"step": step, "path": str(path), "elapsed_s": round(time.time() - t0, 1)})
-            (out_dir / "history.json").write_text(json.dumps(history, indent=1))
+            write_history(out_dir, history)
     return {"last": str(path), "history": history, "train_seconds": round(time.time() - t0, 1), "config": cfg}
 
 

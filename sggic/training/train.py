@@ -82,13 +82,7 @@ class PairSampler:
             x = int(rng.integers(base.shape[1] - c + 1))
             b = base[y:y + c, x:x + c]
             o = v["orig"][2 * y:2 * y + 2 * c, 2 * x:2 * x + 2 * c]
-            t = int(rng.integers(8))
-            if t & 1:
-                b, o = b[:, ::-1], o[:, ::-1]
-            if t & 2:
-                b, o = b[::-1], o[::-1]
-            if t & 4:
-                b, o = b.transpose(1, 0, 2), o.transpose(1, 0, 2)
+            b, o = dihedral(int(rng.integers(8)), b, o)
             lo.append(np.ascontiguousarray(b))
             hi.append(np.ascontiguousarray(o))
             qs.append(normalise_qp(int(v["qps"][k])))
@@ -162,37 +156,80 @@ def save_generator(net: nn.Module, path: Path, meta: dict[str, Any]) -> None:
     save_file(state, str(path), metadata={k: (v if isinstance(v, str) else json.dumps(v)) for k, v in meta.items()})
 
 
+def seeded_start(seed: int, threads: int, defaults: dict[str, int],
+                 config: dict[str, int] | None) -> tuple[np.random.Generator, dict[str, int]]:
+    """Both trainers' start: torch threads and seed, the numpy sampler RNG, the net config."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed), dict(defaults, **(config or {}))
+
+
+def cosine(step: int, steps: int) -> float:
+    """Learning-rate factor: cosine from 1 down to 0.05 over ``steps``."""
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / steps))
+
+
+def bf16_autocast(enabled: bool) -> Any:
+    """bf16 autocast on the CPU; weights, losses and optimiser state stay float32."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled)
+
+
+def dihedral(k: int, b: np.ndarray, o: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Apply the same one of the 8 flips/90-degree turns (``k`` in 0..7) to a base and its target crop."""
+    if k & 1:
+        b, o = b[:, ::-1], o[:, ::-1]
+    if k & 2:
+        b, o = b[::-1], o[::-1]
+    if k & 4:
+        b, o = b.transpose(1, 0, 2), o.transpose(1, 0, 2)
+    return b, o
+
+
+def forward(net: nn.Module, lo: torch.Tensor, hi: torch.Tensor, cond: torch.Tensor,
+            bf16: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """One training forward pass in channels-last layout: (float32 output, channels-last target)."""
+    cl = torch.channels_last
+    lo, hi = lo.contiguous(memory_format=cl), hi.contiguous(memory_format=cl)
+    with bf16_autocast(bf16):
+        out = net(lo, cond).float()
+    return out, hi
+
+
+def checkpoint(net: nn.Module, out_dir: Path, step: int, cfg: dict[str, int], seed: int) -> Path:
+    """Write the generator's checkpoint for ``step`` (safetensors) and return its path."""
+    path = out_dir / f"ckpt-{step:06d}.safetensors"
+    save_generator(net, path, {"config": cfg, "step": step, "seed": seed})
+    return path
+
+
+def write_history(out_dir: Path, history: list[dict[str, Any]]) -> None:
+    (out_dir / "history.json").write_text(json.dumps(history, indent=1))
+
+
 def train(train_views: list[dict[str, np.ndarray]], val_views: list[dict[str, np.ndarray]], out_dir: Path, *,
           steps: int, seed: int = 0, batch: int = 12, crop: int = 64, lr: float = 3e-4,
           adv_weight: float = 0.005, ssim_weight: float = 0.05, gan_start: int | None = None,
           ckpt_every: int = 400, threads: int = 2, view_weights: list[float] | None = None,
           config: dict[str, int] | None = None, bf16: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train for ``steps`` generator steps; return the chosen checkpoint and the validation log."""
-    torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    cfg = dict(DEFAULT_CONFIG, **(config or {}))
+    rng, cfg = seeded_start(seed, threads, DEFAULT_CONFIG, config)
     gan_start = steps // 3 if gan_start is None else gan_start
     cl = torch.channels_last  # ~3x faster convolutions on CPU (oneDNN) than NCHW
     net, disc = build_net(**cfg).to(memory_format=cl), build_discriminator().to(memory_format=cl)
     opt_g = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.99))
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr / 2, betas=(0.5, 0.99))
-    sched = lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * s / steps))  # noqa: E731
     sampler = PairSampler(train_views, crop, rng, view_weights)
     out_dir.mkdir(parents=True, exist_ok=True)
     history: list[dict[str, Any]] = []
     t0, run = time.time(), {"l1": 0.0, "ssim": 0.0, "adv": 0.0, "d": 0.0, "n": 0}
     bce = nn.BCEWithLogitsLoss()
-    # bf16 autocast: ~1.9x faster convolutions on this AVX512-BF16 CPU; weights, losses and
-    # optimiser state stay float32, and the exported network runs in float32.
-    amp = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)  # noqa: E731
+    # bf16 autocast: ~1.9x faster convolutions on this AVX512-BF16 CPU; the exported network runs in float32.
+    amp = lambda: bf16_autocast(bf16)  # noqa: E731
     for step in range(1, steps + 1):
         for g in opt_g.param_groups:
-            g["lr"] = lr * sched(step)
+            g["lr"] = lr * cosine(step, steps)
         lo, hi, q = sampler.batch(batch)
-        lo, hi = lo.contiguous(memory_format=cl), hi.contiguous(memory_format=cl)
-        with amp():
-            out = net(lo, q).float()
+        out, hi = forward(net, lo, hi, q, bf16)
         l1 = F.l1_loss(out, hi)
         ls = 1 - ssim(out, hi)
         loss = l1 + ssim_weight * ls
@@ -227,15 +264,14 @@ def train(train_views: list[dict[str, np.ndarray]], val_views: list[dict[str, np
                 f"adv {run['adv'] / n:.3f} d {run['d'] / n:.3f} {time.time() - t0:.0f}s")
             run = {k: 0.0 for k in run} | {"n": 0}
         if step % ckpt_every == 0 or step == steps:
-            path = out_dir / f"ckpt-{step:06d}.safetensors"
-            save_generator(net, path, {"config": cfg, "step": step, "seed": seed})
+            path = checkpoint(net, out_dir, step, cfg, seed)
             # fidelity-only checkpoints are never chosen: score only those after gan_start
             r = validate(net, val_views) if val_views and step > gan_start else {}
             rec = {"step": step, "path": str(path), "elapsed_s": round(time.time() - t0, 1), **r}
             if r:
                 rec["score"] = selection_score(r)
             history.append(rec)
-            (out_dir / "history.json").write_text(json.dumps(history, indent=1))
+            write_history(out_dir, history)
             log("ckpt " + json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rec.items()}))
     scored = [h for h in history if "score" in h and h["step"] > gan_start] or history
     best = max(scored, key=lambda h: h.get("score", 0.0))
