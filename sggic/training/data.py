@@ -29,9 +29,21 @@ VIEWS: dict[str, tuple[int, float, tuple[int, ...]]] = {
 }
 
 
+def code_bases(half: np.ndarray, qps: tuple[int, ...] | list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """VVC-code a half-resolution view at each qp: (decoded bases stacked, payload sizes as int32)."""
+    from ..codecs import get_codec
+
+    codec = get_codec("vvc")
+    bases, nbytes = [], []
+    for qp in qps:
+        payload = codec.encode(half, qp)
+        bases.append(codec.decode(payload, half.shape[1], half.shape[0], qp))
+        nbytes.append(len(payload))
+    return np.stack(bases), np.array(nbytes, np.int32)
+
+
 def prepare_view(photo: Photo, view: str, cache_dir: str | os.PathLike) -> Path:
     """Code one view at all its qps and cache ``orig``, ``qps``, ``bases``, ``nbytes``."""
-    from ..codecs import get_codec
     from ..codecs._pixels import downsample2x
 
     out = Path(cache_dir) / f"{photo.id}.{view}.npz"
@@ -39,15 +51,9 @@ def prepare_view(photo: Photo, view: str, cache_dir: str | os.PathLike) -> Path:
         return out
     short, xpos, qps = VIEWS[view]
     orig = resize_crop(load_photo(photo), short, CROP, xpos)
-    half = downsample2x(orig)
-    codec = get_codec("vvc")
-    bases, nbytes = [], []
-    for qp in qps:
-        payload = codec.encode(half, qp)
-        bases.append(codec.decode(payload, half.shape[1], half.shape[0], qp))
-        nbytes.append(len(payload))
+    bases, nbytes = code_bases(downsample2x(orig), qps)
     tmp = out.with_suffix(".tmp.npz")
-    np.savez(tmp, orig=orig, qps=np.array(qps, np.int16), bases=np.stack(bases), nbytes=np.array(nbytes, np.int32))
+    np.savez(tmp, orig=orig, qps=np.array(qps, np.int16), bases=bases, nbytes=nbytes)
     os.replace(tmp, out)
     return out
 

@@ -37,9 +37,8 @@ def prepare_bases(photo: Any, cache_dir: str | os.PathLike, qps: tuple[int, ...]
     ``reuse_dir``: the fitted restorer's cache (all qps 28-63 of the same view, made by the
     same functions); when it has the photo, its bases are reused instead of recoded.
     """
-    from sggic.codecs import get_codec
     from sggic.pipeline import downsample2x
-    from sggic.training.data import CROP, load_rgb, resize_crop
+    from sggic.training.data import CROP, code_bases, load_rgb, resize_crop
 
     out = Path(cache_dir) / f"{photo.id}.s512.npz"
     if out.exists():
@@ -52,14 +51,7 @@ def prepare_bases(photo: Any, cache_dir: str | os.PathLike, qps: tuple[int, ...]
             orig, bases, nbytes = z["orig"], z["bases"][idx], z["nbytes"][idx]
     else:
         orig = resize_crop(load_rgb(photo.path), 512, CROP, 0.5)
-        half = downsample2x(orig)
-        codec = get_codec("vvc")
-        bl, nb = [], []
-        for qp in qps:
-            payload = codec.encode(half, qp)
-            bl.append(codec.decode(payload, half.shape[1], half.shape[0], qp))
-            nb.append(len(payload))
-        bases, nbytes = np.stack(bl), np.array(nb, np.int32)
+        bases, nbytes = code_bases(downsample2x(orig), qps)
     tmp = out.with_suffix(".tmp.npz")
     np.savez(tmp, orig=orig, qps=np.array(qps, np.int16), bases=bases, nbytes=nbytes)
     os.replace(tmp, out)
