@@ -42,6 +42,8 @@ def _portable(arg: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sggic.training.script import add_schedule_args, holdout_split, open_log
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--photos", default=str(ROOT / "data/photos.tsv"))
     ap.add_argument("--cache", default=str(ROOT / "runs/generative-cache"))
@@ -53,11 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--teacher-qps", default="46")
     ap.add_argument("--teacher-photos", type=int, default=0,
                     help="teacher crops for the first N fitted photos (sorted ids) only; 0: all")
-    ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--crop", type=int, default=64, help="base-resolution crop side")
-    ap.add_argument("--lr", type=float, default=2e-4)
+    add_schedule_args(ap, steps=1500, lr=2e-4)
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--mse-weight", type=float, default=20.0)
     ap.add_argument("--ssim-weight", type=float, default=0.05)
@@ -82,21 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     from sggic.training.teacher import CROP, MARGIN, crop_origin, load_teacher, prepare_teacher
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    logf = open(out / "train.log", "a")
-
-    def log(msg: str) -> None:
-        line = f"{time.strftime('%H:%M:%S')} {msg}"
-        print(line, flush=True)
-        logf.write(line + "\n")
-        logf.flush()
+    log = open_log(out)
 
     t_start = time.time()
     photos = read_photos(args.photos, split="train")
     if not photos:
         raise SystemExit(f"no train photos in {args.photos}")
-    val_ids = [p.id for p in photos][::7]
-    fit_ids = [p.id for p in photos if p.id not in val_ids]
+    val_ids, fit_ids = holdout_split(photos)
     tqps = tuple(int(q) for q in args.teacher_qps.split(","))
     log(f"args {vars(args)}")
     log(f"fit on {len(fit_ids)} train photos {fit_ids}; hold-out {val_ids}")

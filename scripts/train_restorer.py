@@ -28,16 +28,14 @@ sys.path.insert(0, str(ROOT))
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sggic.training.script import add_schedule_args, holdout_split, open_log
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--photos", default=None, help="photo list (default: data/photos.tsv)")
     ap.add_argument("--cache", default=str(ROOT / "runs/restorer-cache"))
     ap.add_argument("--out", default=str(ROOT / "runs/restorer-train"))
     ap.add_argument("--export", default=str(ROOT / "sggic/weights/restorer-fitted.safetensors"))
-    ap.add_argument("--steps", type=int, default=1100)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--crop", type=int, default=64, help="base-resolution crop side")
-    ap.add_argument("--lr", type=float, default=3e-4)
+    add_schedule_args(ap, steps=1100, lr=3e-4)
     ap.add_argument("--adv-weight", type=float, default=0.005)
     ap.add_argument("--ssim-weight", type=float, default=0.05)
     ap.add_argument("--ckpt-every", type=int, default=275)
@@ -52,22 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     from sggic.training.train import calibrate_gain, save_generator, train
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    logf = open(out / "train.log", "a")
-
-    def log(msg: str) -> None:
-        line = f"{time.strftime('%H:%M:%S')} {msg}"
-        print(line, flush=True)
-        logf.write(line + "\n")
-        logf.flush()
+    log = open_log(out)
 
     t_start = time.time()
     photos = sorted(read_photos(args.photos, split="train"), key=lambda p: p.id)
     if not photos:
         raise SystemExit(f"no train photos in {args.photos or 'data/photos.tsv'}")
     require_installed(photos)
-    val_ids = [p.id for p in photos][::7]
-    fit_ids = [p.id for p in photos if p.id not in val_ids]
+    val_ids, fit_ids = holdout_split(photos)
     log(f"args {vars(args)}")
     log(f"fit on {len(fit_ids)} train photos {fit_ids}; hold-out {val_ids}")
     paths = prepare(photos, args.cache, tuple(VIEWS), workers=args.workers, log=log)
