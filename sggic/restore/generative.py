@@ -45,9 +45,10 @@ import numpy as np
 
 from sggic.config import DEFAULT_CONFIG as DEFAULT_RUN_CONFIG
 from sggic.config import RunConfig
-from sggic.errors import BackendUnavailable, InputError, MissingWeights
+from sggic.errors import InputError, MissingWeights
 from sggic.restore.base import RestoreContext, Restorer
 from sggic.restore.bicubic import bicubic_2x
+from sggic.restore.realesrgan import _import_ncnn  # the one lazy ncnn import (Real-ESRGAN's); _ncnn_graph uses it from here
 from sggic.restore.tiling import as_rgb_u8, tiled_upscale
 
 VVC_CODEC_ID = 1
@@ -281,12 +282,3 @@ def pixel_shuffle_to_u8(y: np.ndarray) -> np.ndarray:
     img = y.reshape(3, 2, 2, h, w).transpose(3, 1, 4, 2, 0).reshape(2 * h, 2 * w, 3)
     return np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
 
-
-def _import_ncnn() -> Any:
-    try:
-        import ncnn
-    except ImportError as exc:
-        raise BackendUnavailable(
-            f"the ncnn runtime is not installed ({exc}); install it with `pip install ncnn`"
-        ) from None
-    return ncnn
