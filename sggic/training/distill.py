@@ -190,7 +190,7 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
     import torch.nn.functional as F
 
     from sggic.restore.generative import DEFAULT_CONFIG, build_net
-    from sggic.training.train import checkpoint, cosine, forward, seeded_start, ssim, write_history
+    from sggic.training.train import LossLog, checkpoint, cosine, forward, seeded_start, ssim, write_history
 
     rng, cfg = seeded_start(seed, threads, DEFAULT_CONFIG, config)
     cl = torch.channels_last
@@ -209,7 +209,8 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
     sampler = DistillSampler(views, teacher, crop, rng, p_teacher)
     out_dir.mkdir(parents=True, exist_ok=True)
     history: list[dict[str, Any]] = []
-    t0, run = time.time(), {"mse": 0.0, "ssim": 0.0, "lap": 0.0, "n": 0}
+    t0 = time.time()
+    losses = LossLog({"mse": ("mse", ".5f"), "ssim": ("1-ssim", ".4f"), "lap": ("lap", ".4f")}, steps, t0, log)
     path = out_dir / "none"
     last = min(steps, stop_after or steps)
     for step in range(1, last + 1):
@@ -224,15 +225,8 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        run["mse"] += mse.item()
-        run["ssim"] += ls.item()
-        run["lap"] += lap.item()
-        run["n"] += 1
-        if step % 50 == 0:
-            n = run["n"]
-            log(f"step {step}/{steps} mse {run['mse'] / n:.5f} 1-ssim {run['ssim'] / n:.4f} "
-                f"lap {run['lap'] / n:.4f} {time.time() - t0:.0f}s")
-            run = {k: 0.0 for k in run} | {"n": 0}
+        losses.add(mse=mse, ssim=ls, lap=lap)
+        losses.end_step(step)
         if step % ckpt_every == 0 or step == last:
             path = checkpoint(net, out_dir, step, cfg, seed)
             history.append({"step": step, "path": str(path), "elapsed_s": round(time.time() - t0, 1)})

@@ -206,6 +206,29 @@ def write_history(out_dir: Path, history: list[dict[str, Any]]) -> None:
     (out_dir / "history.json").write_text(json.dumps(history, indent=1))
 
 
+class LossLog:
+    """Running means of the training losses, logged every ``every`` steps and then reset.
+
+    ``fields``: key -> (label, format spec), in log order.
+    """
+
+    def __init__(self, fields: dict[str, tuple[str, str]], steps: int, t0: float,
+                 log: Callable[[str], None], every: int = 50) -> None:
+        self.fields, self.steps, self.t0, self.log, self.every = fields, steps, t0, log, every
+        self.sums, self.n = dict.fromkeys(fields, 0.0), 0
+
+    def add(self, **losses: torch.Tensor) -> None:
+        for k, v in losses.items():
+            self.sums[k] += v.item()
+
+    def end_step(self, step: int) -> None:
+        self.n += 1
+        if step % self.every == 0:
+            parts = " ".join(f"{label} {self.sums[k] / self.n:{spec}}" for k, (label, spec) in self.fields.items())
+            self.log(f"step {step}/{self.steps} {parts} {time.time() - self.t0:.0f}s")
+            self.sums, self.n = dict.fromkeys(self.fields, 0.0), 0
+
+
 def train(train_views: list[dict[str, np.ndarray]], val_views: list[dict[str, np.ndarray]], out_dir: Path, *,
           steps: int, seed: int = 0, batch: int = 12, crop: int = 64, lr: float = 3e-4,
           adv_weight: float = 0.005, ssim_weight: float = 0.05, gan_start: int | None = None,
@@ -221,7 +244,9 @@ def train(train_views: list[dict[str, np.ndarray]], val_views: list[dict[str, np
     sampler = PairSampler(train_views, crop, rng, view_weights)
     out_dir.mkdir(parents=True, exist_ok=True)
     history: list[dict[str, Any]] = []
-    t0, run = time.time(), {"l1": 0.0, "ssim": 0.0, "adv": 0.0, "d": 0.0, "n": 0}
+    t0 = time.time()
+    losses = LossLog({"l1": ("l1", ".4f"), "ssim": ("1-ssim", ".4f"), "adv": ("adv", ".3f"), "d": ("d", ".3f")},
+                     steps, t0, log)
     bce = nn.BCEWithLogitsLoss()
     # bf16 autocast: ~1.9x faster convolutions on this AVX512-BF16 CPU; the exported network runs in float32.
     amp = lambda: bf16_autocast(bf16)  # noqa: E731
@@ -241,7 +266,7 @@ def train(train_views: list[dict[str, np.ndarray]], val_views: list[dict[str, np
                 fake_logit = disc(out).float()
             adv = bce(fake_logit, torch.ones_like(fake_logit))
             loss = loss + adv_weight * adv
-            run["adv"] += adv.item()
+            losses.add(adv=adv)
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
         opt_g.step()
@@ -254,15 +279,9 @@ def train(train_views: list[dict[str, np.ndarray]], val_views: list[dict[str, np
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
-            run["d"] += d_loss.item()
-        run["l1"] += l1.item()
-        run["ssim"] += ls.item()
-        run["n"] += 1
-        if step % 50 == 0:
-            n = run["n"]
-            log(f"step {step}/{steps} l1 {run['l1'] / n:.4f} 1-ssim {run['ssim'] / n:.4f} "
-                f"adv {run['adv'] / n:.3f} d {run['d'] / n:.3f} {time.time() - t0:.0f}s")
-            run = {k: 0.0 for k in run} | {"n": 0}
+            losses.add(d=d_loss)
+        losses.add(l1=l1, ssim=ls)
+        losses.end_step(step)
         if step % ckpt_every == 0 or step == steps:
             path = checkpoint(net, out_dir, step, cfg, seed)
             # fidelity-only checkpoints are never chosen: score only those after gan_start
