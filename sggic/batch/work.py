@@ -58,21 +58,13 @@ def _encode(src: Path, options: dict[str, Any]) -> tuple[bytes, int, list[str]]:
 
 
 def _decode(raw: bytes, out_suffix: str, options: dict[str, Any], threads: int | None) -> tuple[bytes, int]:
-    from .. import container
+    from ..config import RunConfig
     from ..pipeline import decode_detailed
 
-    if threads is not None:
-        try:
-            import torch
-
-            torch.set_num_threads(threads)
-        except ImportError:  # pragma: no cover - torch is a dependency
-            pass
-    from ..config import RunConfig
-
-    header = container.read(raw).header
+    # the thread count reaches every stage through RunConfig (torch, ncnn), so nothing
+    # model-specific is imported here
     r = decode_detailed(raw, restorer=options.get("restorer"), config=RunConfig(threads=threads))
-    return _save_bytes(r.image, out_suffix), header.width * header.height
+    return _save_bytes(r.image, out_suffix), r.header.width * r.header.height
 
 
 def run_job(kind: str, src: str, payload: bytes | None, options: dict[str, Any],
