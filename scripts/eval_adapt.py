@@ -5,7 +5,8 @@
 
 Samples come from the label cache (sggic/adapt/labels.py; ``sggic train-adapt`` and this
 script build what is missing): each dev photo's 512x512 test image coded at 0.02, 0.03
-and 0.05 bpp, the base window of crop 0, and the restorer's output on it. For every sample:
+and 0.05 bpp (the whole picture, or with --crop 0/1 a 128x128 base window), and the
+restorer's output on it. For every sample:
 
 - adaptive: the shipped model (``sggic/weights/adapt-<restorer>.safetensors``) predicts
   the strength from the whole base's features, as the decoder does; the window is
@@ -45,7 +46,7 @@ def _score(sample, s: float) -> tuple[float, float]:
     return get_metric("ssimulacra2")(sample.original, img), get_metric("brisque")(img)
 
 
-def evaluate(restorer: str, model_file: Path | None, cache: Path, rates: tuple[float, ...]) -> dict:
+def evaluate(restorer: str, model_file: Path | None, cache: Path, rates: tuple[float, ...], crop: int) -> dict:
     from sggic.adapt import labels as L
     from sggic.adapt.adaptive import model_path
     from sggic.adapt.mlp import load_model
@@ -53,10 +54,10 @@ def evaluate(restorer: str, model_file: Path | None, cache: Path, rates: tuple[f
 
     model = load_model(model_file or model_path(restorer))
     train_stems = set(model.meta["samples"])
-    train_keys = [k for k in L.keys_for("train", (0, 1), rates) if k.stem in train_stems]
+    train_keys = [k for k in L.keys_for("train", tuple(L.CROPS), rates) if k.stem in train_stems]
     train = L.prepare(train_keys, restorer, cache)
     fixed = best_fixed_strength(train)
-    dev = L.prepare(L.keys_for("dev", (0,), rates), restorer, cache, log=lambda m: print(m, file=sys.stderr))
+    dev = L.prepare(L.keys_for("dev", (crop,), rates), restorer, cache, log=lambda m: print(m, file=sys.stderr))
     feats = sample_features(dev, model.features)
     pred = [float(np.clip(model.predict(dict(zip(model.features, r)))["strength"], 0, 1)) for r in feats]
     oracle = best_strengths(dev)
@@ -67,7 +68,7 @@ def evaluate(restorer: str, model_file: Path | None, cache: Path, rates: tuple[f
             ss2, brq = _score(smp, s)
             row[name] = {"strength": s, "ssimulacra2": ss2, "brisque": brq, "target": L.target(ss2, brq)}
         rows.append(row)
-    return {"restorer": restorer, "model_command": model.meta.get("command"), "best_fixed_strength": fixed,
+    return {"restorer": restorer, "model_command": model.meta.get("command"), "best_fixed_strength": fixed, "crop": crop,
             "train_samples": len(train), "rows": rows}
 
 
@@ -89,7 +90,8 @@ def table(res: dict, rates: tuple[float, ...]) -> str:
     return "\n".join(lines)
 
 
-def lambda_table(restorer: str, cache: Path, rates: tuple[float, ...], model_file: Path | None) -> list[dict]:
+def lambda_table(restorer: str, cache: Path, rates: tuple[float, ...], model_file: Path | None,
+                 crop: int) -> list[dict]:
     """The paper's lambda sweep for the head that exists here (offline: the strength):
     mean predicted value on dev per lambda, same train samples and seed as the shipped model."""
     from sggic.adapt import labels as L
@@ -99,8 +101,8 @@ def lambda_table(restorer: str, cache: Path, rates: tuple[float, ...], model_fil
 
     shipped = load_model(model_file or model_path(restorer))
     stems = set(shipped.meta["samples"])
-    train = L.prepare([k for k in L.keys_for("train", (0, 1), rates) if k.stem in stems], restorer, cache)
-    dev = L.prepare(L.keys_for("dev", (0,), rates), restorer, cache)
+    train = L.prepare([k for k in L.keys_for("train", tuple(L.CROPS), rates) if k.stem in stems], restorer, cache)
+    dev = L.prepare(L.keys_for("dev", (crop,), rates), restorer, cache)
     feats = sample_features(dev, shipped.features)
     out = []
     for lam in PAPER_LAMBDAS:
@@ -151,15 +153,16 @@ def main() -> None:
     ap.add_argument("--cost", action="store_true", help="also time the features against a 512x512 decode")
     ap.add_argument("--lambdas", action="store_true", help="also the lambda -> mean predicted strength table")
     ap.add_argument("--no-eval", action="store_true", help="skip the main table")
+    ap.add_argument("--crop", type=int, default=2, help="dev window: 2 the whole picture (default), 0 or 1 a 128x128 base window")
     a = ap.parse_args()
     rates = tuple(float(r) for r in a.rates.split(","))
     out: dict = {}
     if not a.no_eval:
-        out = evaluate(a.restorer, Path(a.model) if a.model else None, Path(a.cache), rates)
+        out = evaluate(a.restorer, Path(a.model) if a.model else None, Path(a.cache), rates, a.crop)
         print(table(out, rates))
     if a.lambdas:
         print("\n| lambda | mean predicted strength (dev) |\n|---|---|")
-        out["lambdas"] = lambda_table(a.restorer, Path(a.cache), rates, Path(a.model) if a.model else None)
+        out["lambdas"] = lambda_table(a.restorer, Path(a.cache), rates, Path(a.model) if a.model else None, a.crop)
     if a.cost:
         out["cost"] = cost()
         c = out["cost"]

@@ -3,13 +3,16 @@
 A sample is one photo of the list (``data/photos.tsv``), one rate, one window. For each,
 the expensive part is done once and cached (``<cache>/<restorer>/<photo>-c<crop>-r<rate>``):
 encode the photo's 512x512 test image (the paper's preprocessing) with the VVC base at
-the rate, decode the base (256x256), cut a ``WINDOW`` x ``WINDOW`` window of the base
-(``CROPS``: its origin), restore the window at every grid strength (the stand-in
+the rate, decode the base (256x256), cut a window of the base (``CROPS``: its origin and
+size; crop ``WHOLE`` is the whole base, i.e. the whole picture a user sees), restore the window at every grid strength (the stand-in
 ``standin-blend`` stores only its two ends and blends them for any strength), then score
 every grid strength against the matching 256x256 window of the original. Grid searches
 and training then cost nothing.
 
-Why windows: Real-ESRGAN (the stand-in's generative end) costs about 45 s per 128x128
+A cached sample is used only if it was made by the same encoder settings and the same
+restorer weights (``provenance``); otherwise it is rebuilt.
+
+Why windows (crops 0 and 1): Real-ESRGAN (the stand-in's generative end) costs about 45 s per 128x128
 base on the shared 2-core machine and 166 s for a whole 256x256 base (measured with the
 scores); a window keeps labels for every train photo and rate affordable. The features
 of a sample are those the decoder would compute for the whole file: on the whole base
@@ -35,11 +38,30 @@ from ..errors import InputError
 
 RATES: tuple[float, ...] = (0.02, 0.03, 0.05)
 STRENGTH_GRID: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
-WINDOW = 128  # base pixels (a 256x256 window of the 512x512 image)
-# crop id -> origin (y, x) of the window in the 256x256 base
-CROPS: dict[int, tuple[int, int]] = {0: (64, 64), 1: (16, 112)}
+WINDOW = 128  # base pixels of crops 0 and 1 (a 256x256 window of the 512x512 image)
+WHOLE = 2  # the crop id of the whole picture (its 256x256 base): what a decode is judged on
+# crop id -> (y, x, size) of the window in the 256x256 base
+CROPS: dict[int, tuple[int, int, int]] = {0: (64, 64, WINDOW), 1: (16, 112, WINDOW), WHOLE: (0, 0, 256)}
 BRISQUE_WEIGHT = 0.1  # one BRISQUE point = 0.1 SSIMULACRA2 point (both span ~2 points over the grid)
 CACHE_VERSION = 1
+
+
+def provenance(restorer: str) -> dict[str, object]:
+    """What a cached sample depends on besides its key: the base encoder and the restorer."""
+    from ..codecs import vvc
+    from .train import restorer_fingerprint
+
+    return {"version": CACHE_VERSION, "vvc_qpa": bool(vvc.QPA), "vvc_preset": vvc.PRESET,
+            "restorer_weights_sha256": restorer_fingerprint(restorer)}
+
+
+def _is_current(npz: Path, want: dict[str, object]) -> bool:
+    try:
+        with np.load(npz) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+    except (OSError, ValueError, KeyError):
+        return False
+    return all(meta.get(k) == v for k, v in want.items())
 
 
 def target(ssimulacra2: float, brisque: float) -> float:
@@ -129,7 +151,8 @@ def build_sample(key: SampleKey, restorer: str, cache_dir: Path, config: RunConf
     cfg = config or DEFAULT_CONFIG
     out_dir = cache_dir / restorer
     npz = out_dir / f"{key.stem}.npz"
-    if npz.is_file():
+    want = provenance(restorer)
+    if npz.is_file() and _is_current(npz, want):
         return npz
     out_dir.mkdir(parents=True, exist_ok=True)
     if key.crop not in CROPS:
@@ -138,9 +161,9 @@ def build_sample(key: SampleKey, restorer: str, cache_dir: Path, config: RunConf
     full = test_image(key.photo, tsv)
     enc = encode_detailed(full, bpp=key.rate, base="vvc", restorer="fitted", config=cfg)
     dec = decode_detailed(enc.data, restorer="bicubic", config=cfg)
-    y, x = CROPS[key.crop]
-    base = np.ascontiguousarray(dec.base[y:y + WINDOW, x:x + WINDOW])
-    orig = np.ascontiguousarray(full[2 * y:2 * (y + WINDOW), 2 * x:2 * (x + WINDOW)])
+    y, x, n = CROPS[key.crop]
+    base = np.ascontiguousarray(dec.base[y:y + n, x:x + n])
+    orig = np.ascontiguousarray(full[2 * y:2 * (y + n), 2 * x:2 * (x + n)])
     h = enc.header
     arrays: dict[str, np.ndarray] = {"original": orig, "base": base, "full_base": dec.base,
                                      "sgc": np.frombuffer(enc.data, dtype=np.uint8)}
@@ -160,7 +183,7 @@ def build_sample(key: SampleKey, restorer: str, cache_dir: Path, config: RunConf
     ss2, brq = get_metric("ssimulacra2"), get_metric("brisque")
     scores = {f"{s:.1f}": [ss2(orig, img), brq(img)] for s, img in outputs.items()}
     meta = {"version": CACHE_VERSION, "bpp": len(enc.data) * 8 / (512 * 512), "codec_id": h.codec_id,
-            "quality": h.quality, "restorer": restorer, "scores": scores}
+            "quality": h.quality, "restorer": restorer, "scores": scores, **want}
     tmp = out_dir / f"{key.stem}.tmp{os.getpid()}.npz"
     np.savez_compressed(tmp, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
     os.replace(tmp, npz)
@@ -201,7 +224,8 @@ def prepare(keys: list[SampleKey], restorer: str, cache_dir: Path | None = None,
     cdir = cache_dir or default_cache_dir()
     out = []
     for i, k in enumerate(keys):
-        fresh = not (cdir / restorer / f"{k.stem}.npz").is_file()
+        npz = cdir / restorer / f"{k.stem}.npz"
+        fresh = not (npz.is_file() and _is_current(npz, provenance(restorer)))
         t = time.perf_counter()
         path = build_sample(k, restorer, cdir, config, tsv)
         if fresh:

