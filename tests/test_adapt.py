@@ -290,3 +290,28 @@ def test_shipped_offline_model() -> None:
     hi = dict(zip(m.features, m.scaler.hi))
     for feats in (lo, hi):
         assert 0.0 <= m.predict(feats)["strength"] <= 1.0
+
+
+def test_label_cache_is_rebuilt_when_encoder_or_restorer_change(tmp_path, monkeypatch) -> None:
+    import json
+
+    from sggic.adapt import labels as L
+    from sggic.codecs import vvc
+
+    want = L.provenance("generative")
+    assert set(want) >= {"vvc_qpa", "vvc_preset", "restorer_weights_sha256"}
+    npz = tmp_path / "s.npz"
+    np.savez_compressed(npz, meta=np.frombuffer(json.dumps({"scores": {}, **want}).encode(), dtype=np.uint8))
+    assert L._is_current(npz, want)
+    monkeypatch.setattr(vvc, "QPA", not vvc.QPA)
+    assert not L._is_current(npz, L.provenance("generative"))  # another base encoder: stale
+    assert not L._is_current(npz, {**want, "restorer_weights_sha256": "0" * 64})  # other weights: stale
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    assert not L._is_current(tmp_path / "bad.npz", want)
+
+
+def test_whole_picture_crop_covers_the_base() -> None:
+    from sggic.adapt import labels as L
+
+    assert L.CROPS[L.WHOLE] == (0, 0, 256)
+    assert all(y + n <= 256 and x + n <= 256 for y, x, n in L.CROPS.values())
