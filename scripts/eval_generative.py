@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     from sggic.restore.generative import GenerativeRestorer, default_weights_path
     from sggic.restore.registry import get_restorer
     from sggic.semantics.schema import Semantics
-    from sggic.training.data import load_rgb, read_photos, resize_crop
+    from sggic.photos import load_photo, read_photos, resize_crop
 
     from sggic.bench.codecs import budget_for, get_bench_codec, search
 
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     for ph in photos:
         ref_path = cache / f"{ph.id}-ref.png"
         if not ref_path.exists():
-            Image.fromarray(resize_crop(load_rgb(ph.path), 512)).save(ref_path)
+            Image.fromarray(resize_crop(load_photo(ph), 512)).save(ref_path)
         refs[ph.id] = np.asarray(Image.open(ref_path).convert("RGB"))
         sem = Semantics.load(Path(args.semantics) / f"{ph.id}.json")
         for rate in rates:
@@ -217,12 +217,12 @@ def make_big(cache: Path, big: Path, photos_tsv: str) -> None:
     from PIL import Image
 
     from sggic.pipeline import encode_detailed
-    from sggic.training.data import load_rgb, read_photos
+    from sggic.photos import load_photo, read_photos
 
     if big.exists():
         return
     ph = read_photos(photos_tsv, split="dev")[0]
-    rgb = np.asarray(Image.fromarray(load_rgb(ph.path)).resize((2560, 1600), Image.Resampling.LANCZOS))
+    rgb = np.asarray(Image.fromarray(load_photo(ph)).resize((2560, 1600), Image.Resampling.LANCZOS))
     big.write_bytes(encode_detailed(rgb, bpp=0.03, base="vvc", restorer="generative").data)
 
 

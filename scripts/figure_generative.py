@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sggic.pipeline import decode_detailed
     from sggic.restore.registry import get_restorer
-    from sggic.training.data import read_photos
+    from sggic.photos import read_photos
 
     dev = {p.id for p in read_photos(args.photos, split="dev")}
     ids = args.ids.split(",")

@@ -46,13 +46,17 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--photos", default=str(ROOT / "data/photos.tsv"))
-    ap.add_argument("--cache", default=str(ROOT / "runs/generative-cache"))
-    ap.add_argument("--reuse", default=str(ROOT / "runs/restorer-cache"))
-    ap.add_argument("--teacher-cache", default=str(ROOT / "runs/teacher-cache"))
-    ap.add_argument("--out", default=str(ROOT / "runs/generative-train"))
-    ap.add_argument("--export", default=str(ROOT / "sggic/weights/restorer-generative.safetensors"))
+    ap.add_argument("--cache", default=str(ROOT / "runs/generative2-cache"))
+    ap.add_argument("--reuse", default=str(ROOT / "runs/restorer-cache"),
+                    help="the fitted restorer's base cache (QPA on), reused with --qpa only")
+    ap.add_argument("--qpa", action="store_true",
+                    help="code the bases with libvvenc's QPA on (v1); default off, as the encoder writes since v2")
+    ap.add_argument("--teacher-cache", default=str(ROOT / "runs/teacher2-cache"))
+    ap.add_argument("--teacher-crops", type=int, default=1, help="teacher crops per (photo, qp)")
+    ap.add_argument("--out", default=str(ROOT / "runs/generative2-train"))
+    ap.add_argument("--export", default=str(ROOT / "sggic/weights/restorer-generative-2.safetensors"))
     ap.add_argument("--init", default=str(ROOT / "sggic/weights/restorer-fitted.safetensors"))
-    ap.add_argument("--teacher-qps", default="46")
+    ap.add_argument("--teacher-qps", default="38,44,50")
     ap.add_argument("--teacher-photos", type=int, default=0,
                     help="teacher crops for the first N fitted photos (sorted ids) only; 0: all")
     add_schedule_args(ap, steps=1500, lr=2e-4)
@@ -75,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --stage export: the checkpoint of this step (0: the last one written)")
     args = ap.parse_args(argv)
 
-    from sggic.training.data import read_photos
+    from sggic.photos import read_photos
     from sggic.training.distill import choose_strength, evaluate_strengths, load_cached, prepare_all, train
     from sggic.training.teacher import CROP, MARGIN, crop_origin, load_teacher, prepare_teacher
 
@@ -90,17 +94,19 @@ def main(argv: list[str] | None = None) -> int:
     tqps = tuple(int(q) for q in args.teacher_qps.split(","))
     log(f"args {vars(args)}")
     log(f"fit on {len(fit_ids)} train photos {fit_ids}; hold-out {val_ids}")
-    paths = prepare_all(photos, args.cache, reuse_dir=args.reuse, workers=args.workers, log=log)
+    paths = prepare_all(photos, args.cache, reuse_dir=args.reuse, workers=args.workers, log=log, qpa=args.qpa)
     views = load_cached(paths)
     fit_views = {k: v for k, v in views.items() if k in fit_ids}
     val_views = {k: v for k, v in views.items() if k in val_ids}
     t_ids = sorted(fit_ids)[:args.teacher_photos or None]
-    prepare_teacher({k: fit_views[k] for k in t_ids}, tqps, args.teacher_cache, threads=args.threads, log=log)
+    prepare_teacher({k: fit_views[k] for k in t_ids}, tqps, args.teacher_cache, threads=args.threads, log=log,
+                    crops=args.teacher_crops)
     teacher = {}
     for pid in t_ids:
         for qp in tqps:
-            y, x = crop_origin(pid, qp)
-            teacher[(pid, qp)] = (y, x, load_teacher(args.teacher_cache, pid, qp))
+            for k in range(args.teacher_crops):
+                y, x = crop_origin(pid, qp, k=k)
+                teacher[(pid, qp, k)] = (y, x, load_teacher(args.teacher_cache, pid, qp, k))
     t_prep = time.time() - t_start
     log(f"data ready in {t_prep:.0f}s: {len(fit_views)} photos, {len(teacher)} teacher crops")
     if args.stage == "data":
