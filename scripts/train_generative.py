@@ -55,23 +55,36 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--teacher-crops", type=int, default=1, help="teacher crops per (photo, qp)")
     ap.add_argument("--out", default=str(ROOT / "runs/generative2-train"))
     ap.add_argument("--export", default=str(ROOT / "sggic/weights/restorer-generative-2.safetensors"))
-    ap.add_argument("--init", default=str(ROOT / "sggic/weights/restorer-fitted.safetensors"))
+    ap.add_argument("--init", default=str(ROOT / "sggic/weights/restorer-generative.safetensors"),
+                    help="start point: v1's generative weights (v2) or fitted's (v1)")
+    ap.add_argument("--loss", choices=("mse", "band"), default="band",
+                    help="band: low band MSE to the original + high band Charbonnier to the target (v2); mse: v1")
+    ap.add_argument("--blend-max", type=float, default=2.0,
+                    help="target o + blend_max * s * (t - o): 1 = v1 (s = 1 is the teacher), 2 = v2")
+    ap.add_argument("--hf-weight", type=float, default=1.0, help="weight of the high-band term (--loss band)")
+    ap.add_argument("--band-sigma", type=float, default=1.5, help="Gaussian sigma of the band split (output px)")
+    ap.add_argument("--calib-qps", default="42,50", help="hold-out base qps the default strength is chosen on")
+    ap.add_argument("--max-psnr-loss", type=float, default=0.4,
+                    help="default strength rule: hold-out PSNR at most this many dB below bicubic (v1: 0.3)")
+    ap.add_argument("--max-ssimulacra2-loss", type=float, default=1.5,
+                    help="default strength rule: hold-out SSIMULACRA2 at most this far below bicubic (v1: 1.0)")
     ap.add_argument("--teacher-qps", default="38,44,50")
     ap.add_argument("--teacher-photos", type=int, default=0,
                     help="teacher crops for the first N fitted photos (sorted ids) only; 0: all")
-    add_schedule_args(ap, steps=1500, lr=2e-4)
+    add_schedule_args(ap, steps=600, lr=2e-4)
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--mse-weight", type=float, default=20.0)
     ap.add_argument("--ssim-weight", type=float, default=0.05)
     ap.add_argument("--lap-weight", type=float, default=0.25)
     ap.add_argument("--p-teacher", type=float, default=0.75)
-    ap.add_argument("--ckpt-every", type=int, default=250)
-    ap.add_argument("--stop-after", type=int, default=500,
-                    help="stop after N steps of the --steps schedule (0: run it all); 500 was chosen on the hold-out")
+    ap.add_argument("--ckpt-every", type=int, default=150)
+    ap.add_argument("--stop-after", type=int, default=0,
+                    help="stop after N steps of the --steps schedule (0: run it all)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (determinism needs the same count; 1 was 2x faster than 2 on the shared CPU)")
     ap.add_argument("--cond-lr-scale", type=float, default=10.0, help="learning-rate factor of the conditioning MLP")
-    ap.add_argument("--calib-strengths", default="0,0.25,0.5,0.75,1", help="strengths scored on the hold-out")
+    ap.add_argument("--calib-strengths", default="0,0.25,0.5,0.625,0.75,0.875,1",
+                    help="strengths scored on the hold-out")
     ap.add_argument("--workers", type=int, default=2, help="processes for the VVC coding step")
     ap.add_argument("--stage", choices=("all", "data", "export"), default="all",
                     help="data: bases + teacher only; export: skip training, use a checkpoint in --out")
@@ -80,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from sggic.photos import read_photos
-    from sggic.training.distill import choose_strength, evaluate_strengths, load_cached, prepare_all, train
+    from sggic.training.distill import BASE_QPS, choose_strength, evaluate_strengths, load_cached, prepare_all, train
     from sggic.training.teacher import CROP, MARGIN, crop_origin, load_teacher, prepare_teacher
 
     out = Path(args.out)
@@ -126,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
                     crop=args.crop, lr=args.lr, warmup=args.warmup, mse_weight=args.mse_weight, ssim_weight=args.ssim_weight,
                     lap_weight=args.lap_weight, p_teacher=args.p_teacher, ckpt_every=args.ckpt_every,
                     threads=args.threads, stop_after=args.stop_after or None,
-                    cond_lr_scale=args.cond_lr_scale, log=log)
+                    cond_lr_scale=args.cond_lr_scale, loss=args.loss, blend_max=args.blend_max,
+                    hf_weight=args.hf_weight, band_sigma=args.band_sigma, log=log)
         res["step"] = res["history"][-1]["step"]
     from safetensors.numpy import load_file, save_file
 
@@ -134,8 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "config": res["config"], "steps": args.steps, "step": res["step"], "seed": args.seed,
         "train_photos": fit_ids, "holdout_photos": val_ids, "base_view": "s512 (short side 512, centre crop)",
-        "teacher": f"realesrgan x4plus restorer on one {CROP}x{CROP} base crop per (photo, qp), "
+        "teacher": f"realesrgan x4plus restorer on {args.teacher_crops} {CROP}x{CROP} base crop(s) per (photo, qp), "
                    f"{MARGIN}-px margin dropped", "teacher_qps": list(tqps), "teacher_photos": t_ids,
+        "bases": "VVC " + ("QPA on" if args.qpa else "QPA off") + ", qps " + ",".join(map(str, BASE_QPS)),
+        "loss": args.loss, "blend_max": args.blend_max, "hf_weight": args.hf_weight, "band_sigma": args.band_sigma,
         "init": f"{init.name} sha256 {hashlib.sha256(init.read_bytes()).hexdigest()[:16]}",
         "train_seconds": res["train_seconds"],
         "command": "scripts/train_generative.py " + " ".join(_portable(a) for a in (sys.argv[1:] if argv is None else argv)),
@@ -143,9 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     enc = lambda m: {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in m.items()}  # noqa: E731
     tmp = out / "candidate.safetensors"
     save_file(state, str(tmp), metadata=enc({**meta, "default_strength": "0.5"}))
-    rows = evaluate_strengths(tmp, val_views, strengths=tuple(float(x) for x in args.calib_strengths.split(",")),
-                              log=log)
-    strength = choose_strength(rows)
+    rows = evaluate_strengths(tmp, val_views, qps=tuple(int(q) for q in args.calib_qps.split(",")),
+                              strengths=tuple(float(x) for x in args.calib_strengths.split(",")), log=log)
+    strength = choose_strength(rows, args.max_psnr_loss, args.max_ssimulacra2_loss)
     log(f"default strength {strength}")
     meta.update(default_strength=str(strength), strength_calibration=rows)
     Path(args.export).parent.mkdir(parents=True, exist_ok=True)

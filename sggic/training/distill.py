@@ -131,9 +131,10 @@ class DistillSampler:
         lo, hi, cond = [], [], []
         for _ in range(n):
             if self.pairs and rng.random() < self.p_teacher:
-                pid, qp = self.pairs[int(rng.integers(len(self.pairs)))][:2]
+                key = self.pairs[int(rng.integers(len(self.pairs)))]
+                pid, qp = key[:2]
                 s = sample_strength(rng)
-                y0, x0, t = self.teacher[(pid, qp)]
+                y0, x0, t = self.teacher[key]
                 inner = t.shape[0] // 2 - 2 * MARGIN
                 ty, tx = MARGIN + int(rng.integers(inner - c + 1)), MARGIN + int(rng.integers(inner - c + 1))
                 y, x = y0 + ty, x0 + tx
