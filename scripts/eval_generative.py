@@ -11,8 +11,9 @@ For each dev photo (short side resized to 512, centre crop 512x512) and each rat
   at its default strength (the default decode), at --strengths, with fitted, and with
   Real-ESRGAN unless skipped;
 - baseline "VVC half + bicubic" as a user makes it and as ``sggic bench``'s
-  ``vvc-half+bicubic``: sggic's 2x downsample, libvvenc, the standard raw .266 stream
-  (parameter sets included) at the best qp within the same whole-file budget
+  ``vvc-half+bicubic``: sggic's 2x downsample, libvvenc with its standard settings (QPA
+  on, whatever ``sggic.codecs.vvc.QPA`` says for sggic's own base layer), the standard raw
+  .266 stream (parameter sets included) at the best qp within the same whole-file budget
   (floor(bpp * pixels / 8) bytes, so at least the sggic file's bytes), bicubic 2x up.
 Prints a Markdown table of means and the pass/fail of each criterion; decoded PNGs,
 files and metric values are cached under --cache (generative results keyed by the
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rates", default="0.02,0.03,0.05")
     ap.add_argument("--strengths", default="", help="extra strengths to decode, e.g. 0,0.5,1")
     ap.add_argument("--semantics", default=str(ROOT / "data/semantics"))
-    ap.add_argument("--cache", default=str(ROOT / "runs/eval-generative"))
+    ap.add_argument("--cache", default=str(ROOT / "runs/eval-generative2"))
     ap.add_argument("--skip", default="", help="comma list of variants to leave out: generative,fitted,realesrgan")
     ap.add_argument("--stage", choices=("all", "encode", "table", "timing"), default="all")
     ap.add_argument("--repeats", type=int, default=5)
@@ -101,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from sggic.bench.codecs import budget_for, get_bench_codec, search
 
+    from sggic.codecs.vvc import QP_MAX, QP_MIN
+
     half_codec = get_bench_codec("vvc-half+bicubic")
+    STANDARD_QPS = tuple(range(QP_MAX, QP_MIN - 1, -1))  # plain qps: libvvenc's standard settings, QPA on
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     skip = set(filter(None, args.skip.split(",")))
@@ -127,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             sg = sg_path.read_bytes()
             if not bl_path.exists():
                 budget = budget_for(rate, 512, 512)
-                q, data, above, _ = search(lambda q: half_codec.encode_file(refs[ph.id], q), half_codec.qualities,
-                                           budget)
+                q, data, above, _ = search(lambda q: half_codec.encode_file(refs[ph.id], q), STANDARD_QPS, budget)
                 if above:
                     raise SystemExit(f"baseline for {ph.id} at {rate}: {len(data)} bytes, qp {q}")
                 bl_path.write_bytes(data)

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="default strength rule: hold-out PSNR at most this many dB below bicubic (v1: 0.3)")
     ap.add_argument("--max-ssimulacra2-loss", type=float, default=1.5,
                     help="default strength rule: hold-out SSIMULACRA2 at most this far below bicubic (v1: 1.0)")
-    ap.add_argument("--teacher-qps", default="38,44,50")
+    ap.add_argument("--teacher-qps", default="38,48")
     ap.add_argument("--teacher-photos", type=int, default=0,
                     help="teacher crops for the first N fitted photos (sorted ids) only; 0: all")
     add_schedule_args(ap, steps=600, lr=2e-4)
