@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--semantics", default=str(ROOT / "data/semantics"))
     ap.add_argument("--cache", default=str(ROOT / "runs/eval-generative2"))
     ap.add_argument("--skip", default="", help="comma list of variants to leave out: generative,fitted,realesrgan")
+    ap.add_argument("--also", default="", help="more restorers to decode the sggic files with, e.g. generative-1")
     ap.add_argument("--stage", choices=("all", "encode", "table", "timing"), default="all")
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args(argv)
@@ -155,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         variants.append(("sggic+fitted", "fitted", None, False))
     if "realesrgan" not in skip:
         variants.append(("sggic+realesrgan", "realesrgan", None, False))
+    variants += [(f"sggic+{name}", name, None, False) for name in filter(None, args.also.split(","))]
     restorers = {"generative": gen}
     mpath = cache / "metrics.json"
     mcache: dict[str, dict[str, float]] = json.loads(mpath.read_text()) if mpath.exists() else {}

@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="start point: v1's generative weights (v2) or fitted's (v1)")
     ap.add_argument("--loss", choices=("mse", "band"), default="band",
                     help="band: low band MSE to the original + high band Charbonnier to the target (v2); mse: v1")
-    ap.add_argument("--blend-max", type=float, default=2.0,
-                    help="target o + blend_max * s * (t - o): 1 = v1 (s = 1 is the teacher), 2 = v2")
+    ap.add_argument("--blend-max", type=float, default=6.0,
+                    help="target o + blend_max * s * (t - o): 1 = v1 (s = 1 is the teacher), 6 = v2")
     ap.add_argument("--hf-weight", type=float, default=1.0, help="weight of the high-band term (--loss band)")
     ap.add_argument("--band-sigma", type=float, default=1.5, help="Gaussian sigma of the band split (output px)")
     ap.add_argument("--calib-qps", default="42,50", help="hold-out base qps the default strength is chosen on")
