@@ -1,20 +1,25 @@
 #!/usr/bin/env python
-"""Reproducible training of the generative restorer (sggic/weights/restorer-generative.safetensors).
+"""Reproducible training of the generative restorer v2 (sggic/weights/restorer-generative-2.safetensors).
 
-    .venv/bin/python scripts/train_generative.py --photos data/photos.tsv     # the shipped weights (defaults)
+    .venv/bin/python scripts/train_generative.py --photos data/photos.tsv --blend-max 6 \
+        --out runs/g2-band-a6 --export runs/g2-band-a6/export.safetensors      # the shipped v2 (then copied)
+
+(v1, ``generative-1``, was trained by this script as of git commit 22044b4.)
 
 1. Bases: the ``train`` photos of --photos (never ``dev``), short side 512, centre crop,
-   downsampled 2x and coded by our VVC base layer at ``distill.BASE_QPS`` (cached under
-   --cache; reuses the fitted restorer's cache --reuse when present).
-2. Teacher: Real-ESRGAN x4plus (``--restorer realesrgan``) on one seeded 128x128 crop of
-   each fitted photo's base at each --teacher-qps (cached under --teacher-cache; the slow
-   part: ~2.5 s per crop on 2 idle cores, several times that on a shared machine).
+   downsampled 2x and coded by our VVC base layer at ``distill.BASE_QPS`` with QPA off
+   (as the encoder writes since v2; --qpa: on, reusing the fitted cache --reuse), cached under --cache.
+2. Teacher: Real-ESRGAN x4plus (``--restorer realesrgan``) on --teacher-crops seeded
+   128x128 crops of each fitted photo's base at each --teacher-qps (cached under
+   --teacher-cache; the slow part: ~2.5 s per crop on 2 idle cores, 25-40 s on the shared machine).
 3. Hold-out: the train photos ``sorted(ids)[::7]`` are kept out of training and decide the
    default strength (``distill.choose_strength``).
-4. Train --steps steps from the shipped fitted weights (--init) with --seed and --threads
-   (determinism needs the same count), then score strengths 0/0.25/0.5/0.75/1 on the hold-out (qp 48)
-   with the shipped (ncnn) decode path, and export the last checkpoint with the chosen
-   default strength and everything needed to rerun in the metadata.
+4. Train --steps steps from v1's weights (--init) with --loss (band: low band to the
+   original, high band to the target ``o + blend_max s (t - o)``) and --seed / --threads
+   (determinism needs the same count), then score --calib-strengths on the hold-out
+   (--calib-qps) with the shipped (ncnn) decode path, choose the default strength
+   (--max-psnr-loss / --max-ssimulacra2-loss against bicubic) and export the last
+   checkpoint with everything needed to rerun in the metadata.
 """
 
 from __future__ import annotations

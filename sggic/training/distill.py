@@ -14,6 +14,11 @@ texture instead of averaging it away.
 
 Samples without a teacher output (other qps) train the faithful end only (``s = 0``),
 so the qp conditioning sees the whole range rate control picks.
+
+v2 (restorer id 6, docs/restorer-generative.md): bases coded with QPA off, target
+``o + blend_max s (t - o)`` with ``blend_max = 6``, and the band-split loss
+(:func:`band_split_loss`: low band to the original, high band to the target); the
+squared error above is v1's (``loss="mse"``, ``blend_max = 1``).
 """
 
 from __future__ import annotations
