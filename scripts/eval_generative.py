@@ -75,7 +75,7 @@ def timed_decode(sgc: Path, out_png: Path, extra: list[str]) -> tuple[float, flo
     timed_decode.cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)  # type: ignore[attr-defined]
     if r.returncode:
         raise SystemExit(f"decode failed: {r.stderr.strip()[-500:]}")
-    _inner, hwm, torch_loaded = r.stdout.split()
+    _inner, hwm, torch_loaded = r.stdout.strip().splitlines()[-1].split()  # the CLI prints its own lines first
     return wall, int(hwm) / 1024, torch_loaded == "True"
 
 
