@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="band: low band MSE to the original + high band Charbonnier to the target (v2); mse: v1")
     ap.add_argument("--blend-max", type=float, default=6.0,
                     help="target o + blend_max * s * (t - o): 1 = v1 (s = 1 is the teacher), 6 = v2")
+    ap.add_argument("--blend-clip", type=float, default=0.0,
+                    help="clip the amplified difference blend_max s (t - o) to +-this (0: no clip)")
     ap.add_argument("--hf-weight", type=float, default=1.0, help="weight of the high-band term (--loss band)")
     ap.add_argument("--band-sigma", type=float, default=1.5, help="Gaussian sigma of the band split (output px)")
     ap.add_argument("--calib-qps", default="42,50", help="hold-out base qps the default strength is chosen on")
@@ -145,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                     lap_weight=args.lap_weight, p_teacher=args.p_teacher, ckpt_every=args.ckpt_every,
                     threads=args.threads, stop_after=args.stop_after or None,
                     cond_lr_scale=args.cond_lr_scale, loss=args.loss, blend_max=args.blend_max,
-                    hf_weight=args.hf_weight, band_sigma=args.band_sigma, log=log)
+                    hf_weight=args.hf_weight, band_sigma=args.band_sigma, blend_clip=args.blend_clip, log=log)
         res["step"] = res["history"][-1]["step"]
     from safetensors.numpy import load_file, save_file
 
@@ -157,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                    f"{MARGIN}-px margin dropped", "teacher_qps": list(tqps), "teacher_photos": t_ids,
         "bases": "VVC " + ("QPA on" if args.qpa else "QPA off") + ", qps " + ",".join(map(str, BASE_QPS)),
         "loss": args.loss, "blend_max": args.blend_max, "hf_weight": args.hf_weight, "band_sigma": args.band_sigma,
+        **({"blend_clip": args.blend_clip} if args.blend_clip else {}),
         "init": f"{init.name} sha256 {hashlib.sha256(init.read_bytes()).hexdigest()[:16]}",
         "train_seconds": res["train_seconds"],
         "command": "scripts/train_generative.py " + " ".join(_portable(a) for a in (sys.argv[1:] if argv is None else argv)),

@@ -99,3 +99,13 @@ def test_band_training_is_reproducible_and_starts_from_v1(tmp_path: Path) -> Non
     start, end = load_file(init), load_file(res["last"])
     assert any(not np.array_equal(start[k], end[k]) for k in start)  # it trained from the v1 start
     assert all(start[k].shape == end[k].shape for k in start)
+
+
+def test_sampler_blend_clip_caps_the_difference() -> None:
+    views, _ = _views()
+    teacher = {("p0", 50, 0): (0, 0, views["p0"]["orig"][::-1].copy())}
+    s = DistillSampler(views, teacher, 16, np.random.default_rng(4), p_teacher=1.0, blend_max=6.0, with_orig=True,
+                       blend_clip=0.05)
+    _, hi, cond = s.batch(32)
+    d = (hi[:, :3] - hi[:, 3:]).abs()
+    assert float(d.max()) <= 0.05 + 1e-6 and float(d[cond[:, 1] > 0].max()) > 0.04

@@ -107,7 +107,8 @@ class DistillSampler:
     Target: ``o + blend_max * s * (t - o)`` (clipped to [0, 1] when ``blend_max != 1``):
     ``blend_max = 1`` is v1 (``s = 1`` is the teacher), ``2`` is v2 (``s = 1`` doubles the
     teacher's difference to the original). ``with_orig``: the target gets the original
-    crop as channels 3-5.
+    crop as channels 3-5. ``blend_clip`` > 0: the amplified difference ``blend_max s (t - o)``
+    is clipped to +-``blend_clip`` per value (tried against edge halos).
 
     ``teacher``: (photo id, qp, crop index) -> (y0, x0, 2x teacher output of the base crop at (y0, x0));
     crops are drawn inside its inner part (``teacher.MARGIN`` base pixels from each edge
@@ -119,9 +120,9 @@ class DistillSampler:
     def __init__(self, views: dict[str, dict[str, np.ndarray]],
                  teacher: dict[tuple[str, int], tuple[int, int, np.ndarray]],
                  crop: int, rng: np.random.Generator, p_teacher: float = 0.75, blend_max: float = 1.0,
-                 with_orig: bool = False) -> None:
+                 with_orig: bool = False, blend_clip: float = 0.0) -> None:
         self.views, self.teacher, self.crop, self.rng, self.p_teacher = views, teacher, crop, rng, p_teacher
-        self.blend_max, self.with_orig = float(blend_max), with_orig
+        self.blend_max, self.with_orig, self.blend_clip = float(blend_max), with_orig, float(blend_clip)
         self.ids = sorted(views)
         self.pairs = sorted(teacher)
 
@@ -155,7 +156,13 @@ class DistillSampler:
             if t is not None and s > 0:
                 tc = t[2 * ty:2 * ty + 2 * c, 2 * tx:2 * tx + 2 * c].astype(np.float32) / 255.0
                 a = self.blend_max * s
-                o = (1.0 - s) * o + s * tc if a == s else np.clip(o + a * (tc - o), 0.0, 1.0)
+                if a == s and not self.blend_clip:
+                    o = (1.0 - s) * o + s * tc
+                else:
+                    d = a * (tc - o)
+                    if self.blend_clip:  # cap the amplified difference: texture yes, edge overshoot no
+                        d = np.clip(d, -self.blend_clip, self.blend_clip)
+                    o = np.clip(o + d, 0.0, 1.0)
             if self.with_orig:  # the original as 3 more channels (the band-split loss's low band)
                 o = np.concatenate([o, orig], axis=2)
             b, o = dihedral(int(rng.integers(8)), b, o)
@@ -248,7 +255,7 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
           ssim_weight: float = 0.05, lap_weight: float = 0.25, p_teacher: float = 0.75, ckpt_every: int = 250,
           threads: int = 2, config: dict[str, int] | None = None, bf16: bool = True, stop_after: int | None = None,
           cond_lr_scale: float = 10.0, loss: str = "mse", blend_max: float = 1.0, hf_weight: float = 1.0,
-          band_sigma: float = 1.5, log: Callable[[str], None] = print) -> dict[str, Any]:
+          band_sigma: float = 1.5, blend_clip: float = 0.0, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train on a ``steps``-step schedule; checkpoints (safetensors) every ``ckpt_every``; returns the last one.
 
     ``stop_after``: end after that many steps of the same schedule (a shorter run whose
@@ -286,7 +293,8 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
     if loss not in ("mse", "band"):
         raise ValueError(f"unknown loss {loss!r}")
     band = loss == "band"
-    sampler = DistillSampler(views, teacher, crop, rng, p_teacher, blend_max=blend_max, with_orig=band)
+    sampler = DistillSampler(views, teacher, crop, rng, p_teacher, blend_max=blend_max, with_orig=band,
+                             blend_clip=blend_clip)
     out_dir.mkdir(parents=True, exist_ok=True)
     history: list[dict[str, Any]] = []
     t0 = time.time()
