@@ -11,8 +11,9 @@ For each dev photo (short side resized to 512, centre crop 512x512) and each rat
   at its default strength (the default decode), at --strengths, with fitted, and with
   Real-ESRGAN unless skipped;
 - baseline "VVC half + bicubic" as a user makes it and as ``sggic bench``'s
-  ``vvc-half+bicubic``: sggic's 2x downsample, libvvenc, the standard raw .266 stream
-  (parameter sets included) at the best qp within the same whole-file budget
+  ``vvc-half+bicubic``: sggic's 2x downsample, libvvenc with its standard settings (QPA
+  on, whatever ``sggic.codecs.vvc.QPA`` says for sggic's own base layer), the standard raw
+  .266 stream (parameter sets included) at the best qp within the same whole-file budget
   (floor(bpp * pixels / 8) bytes, so at least the sggic file's bytes), bicubic 2x up.
 Prints a Markdown table of means and the pass/fail of each criterion; decoded PNGs,
 files and metric values are cached under --cache (generative results keyed by the
@@ -74,7 +75,7 @@ def timed_decode(sgc: Path, out_png: Path, extra: list[str]) -> tuple[float, flo
     timed_decode.cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)  # type: ignore[attr-defined]
     if r.returncode:
         raise SystemExit(f"decode failed: {r.stderr.strip()[-500:]}")
-    _inner, hwm, torch_loaded = r.stdout.split()
+    _inner, hwm, torch_loaded = r.stdout.strip().splitlines()[-1].split()  # the CLI prints its own lines first
     return wall, int(hwm) / 1024, torch_loaded == "True"
 
 
@@ -85,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rates", default="0.02,0.03,0.05")
     ap.add_argument("--strengths", default="", help="extra strengths to decode, e.g. 0,0.5,1")
     ap.add_argument("--semantics", default=str(ROOT / "data/semantics"))
-    ap.add_argument("--cache", default=str(ROOT / "runs/eval-generative"))
+    ap.add_argument("--cache", default=str(ROOT / "runs/eval-generative2"))
     ap.add_argument("--skip", default="", help="comma list of variants to leave out: generative,fitted,realesrgan")
+    ap.add_argument("--also", default="", help="more restorers to decode the sggic files with, e.g. generative-1")
     ap.add_argument("--stage", choices=("all", "encode", "table", "timing"), default="all")
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args(argv)
@@ -97,11 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     from sggic.restore.generative import GenerativeRestorer, default_weights_path
     from sggic.restore.registry import get_restorer
     from sggic.semantics.schema import Semantics
-    from sggic.training.data import load_rgb, read_photos, resize_crop
+    from sggic.photos import load_photo, read_photos, resize_crop
 
     from sggic.bench.codecs import budget_for, get_bench_codec, search
 
+    from sggic.codecs.vvc import QP_MAX, QP_MIN
+
     half_codec = get_bench_codec("vvc-half+bicubic")
+    STANDARD_QPS = tuple(range(QP_MAX, QP_MIN - 1, -1))  # plain qps: libvvenc's standard settings, QPA on
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     skip = set(filter(None, args.skip.split(",")))
@@ -116,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     for ph in photos:
         ref_path = cache / f"{ph.id}-ref.png"
         if not ref_path.exists():
-            Image.fromarray(resize_crop(load_rgb(ph.path), 512)).save(ref_path)
+            Image.fromarray(resize_crop(load_photo(ph), 512)).save(ref_path)
         refs[ph.id] = np.asarray(Image.open(ref_path).convert("RGB"))
         sem = Semantics.load(Path(args.semantics) / f"{ph.id}.json")
         for rate in rates:
@@ -127,8 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             sg = sg_path.read_bytes()
             if not bl_path.exists():
                 budget = budget_for(rate, 512, 512)
-                q, data, above, _ = search(lambda q: half_codec.encode_file(refs[ph.id], q), half_codec.qualities,
-                                           budget)
+                q, data, above, _ = search(lambda q: half_codec.encode_file(refs[ph.id], q), STANDARD_QPS, budget)
                 if above:
                     raise SystemExit(f"baseline for {ph.id} at {rate}: {len(data)} bytes, qp {q}")
                 bl_path.write_bytes(data)
@@ -152,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         variants.append(("sggic+fitted", "fitted", None, False))
     if "realesrgan" not in skip:
         variants.append(("sggic+realesrgan", "realesrgan", None, False))
+    variants += [(f"sggic+{name}", name, None, False) for name in filter(None, args.also.split(","))]
     restorers = {"generative": gen}
     mpath = cache / "metrics.json"
     mcache: dict[str, dict[str, float]] = json.loads(mpath.read_text()) if mpath.exists() else {}
@@ -217,12 +222,12 @@ def make_big(cache: Path, big: Path, photos_tsv: str) -> None:
     from PIL import Image
 
     from sggic.pipeline import encode_detailed
-    from sggic.training.data import load_rgb, read_photos
+    from sggic.photos import load_photo, read_photos
 
     if big.exists():
         return
     ph = read_photos(photos_tsv, split="dev")[0]
-    rgb = np.asarray(Image.fromarray(load_rgb(ph.path)).resize((2560, 1600), Image.Resampling.LANCZOS))
+    rgb = np.asarray(Image.fromarray(load_photo(ph)).resize((2560, 1600), Image.Resampling.LANCZOS))
     big.write_bytes(encode_detailed(rgb, bpp=0.03, base="vvc", restorer="generative").data)
 
 

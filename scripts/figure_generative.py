@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--photos", default=str(ROOT / "data/photos.tsv"), help="only to check the ids are dev photos")
     ap.add_argument("--ids", default="BytheWater,Path,greentock")
     ap.add_argument("--rates", default="0.02,0.03")
-    ap.add_argument("--cache", default=str(ROOT / "runs/eval-generative"))
+    ap.add_argument("--cache", default=str(ROOT / "runs/eval-generative2"))
     ap.add_argument("--out", default=str(ROOT / "docs"))
     args = ap.parse_args(argv)
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sggic.pipeline import decode_detailed
     from sggic.restore.registry import get_restorer
-    from sggic.training.data import read_photos
+    from sggic.photos import read_photos
 
     dev = {p.id for p in read_photos(args.photos, split="dev")}
     ids = args.ids.split(",")

@@ -1,20 +1,25 @@
 #!/usr/bin/env python
-"""Reproducible training of the generative restorer (sggic/weights/restorer-generative.safetensors).
+"""Reproducible training of the generative restorer v2 (sggic/weights/restorer-generative-2.safetensors).
 
-    .venv/bin/python scripts/train_generative.py --photos data/photos.tsv     # the shipped weights (defaults)
+    .venv/bin/python scripts/train_generative.py --photos data/photos.tsv --blend-max 6 \
+        --out runs/g2-band-a6 --export runs/g2-band-a6/export.safetensors      # the shipped v2 (then copied)
+
+(v1, ``generative-1``, was trained by this script as of git commit 22044b4.)
 
 1. Bases: the ``train`` photos of --photos (never ``dev``), short side 512, centre crop,
-   downsampled 2x and coded by our VVC base layer at ``distill.BASE_QPS`` (cached under
-   --cache; reuses the fitted restorer's cache --reuse when present).
-2. Teacher: Real-ESRGAN x4plus (``--restorer realesrgan``) on one seeded 128x128 crop of
-   each fitted photo's base at each --teacher-qps (cached under --teacher-cache; the slow
-   part: ~2.5 s per crop on 2 idle cores, several times that on a shared machine).
+   downsampled 2x and coded by our VVC base layer at ``distill.BASE_QPS`` with QPA off
+   (as the encoder writes since v2; --qpa: on, reusing the fitted cache --reuse), cached under --cache.
+2. Teacher: Real-ESRGAN x4plus (``--restorer realesrgan``) on --teacher-crops seeded
+   128x128 crops of each fitted photo's base at each --teacher-qps (cached under
+   --teacher-cache; the slow part: ~2.5 s per crop on 2 idle cores, 25-40 s on the shared machine).
 3. Hold-out: the train photos ``sorted(ids)[::7]`` are kept out of training and decide the
    default strength (``distill.choose_strength``).
-4. Train --steps steps from the shipped fitted weights (--init) with --seed and --threads
-   (determinism needs the same count), then score strengths 0/0.25/0.5/0.75/1 on the hold-out (qp 48)
-   with the shipped (ncnn) decode path, and export the last checkpoint with the chosen
-   default strength and everything needed to rerun in the metadata.
+4. Train --steps steps from v1's weights (--init) with --loss (band: low band to the
+   original, high band to the target ``o + blend_max s (t - o)``) and --seed / --threads
+   (determinism needs the same count), then score --calib-strengths on the hold-out
+   (--calib-qps) with the shipped (ncnn) decode path, choose the default strength
+   (--max-psnr-loss / --max-ssimulacra2-loss against bicubic) and export the last
+   checkpoint with everything needed to rerun in the metadata.
 """
 
 from __future__ import annotations
@@ -46,28 +51,47 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--photos", default=str(ROOT / "data/photos.tsv"))
-    ap.add_argument("--cache", default=str(ROOT / "runs/generative-cache"))
-    ap.add_argument("--reuse", default=str(ROOT / "runs/restorer-cache"))
-    ap.add_argument("--teacher-cache", default=str(ROOT / "runs/teacher-cache"))
-    ap.add_argument("--out", default=str(ROOT / "runs/generative-train"))
-    ap.add_argument("--export", default=str(ROOT / "sggic/weights/restorer-generative.safetensors"))
-    ap.add_argument("--init", default=str(ROOT / "sggic/weights/restorer-fitted.safetensors"))
-    ap.add_argument("--teacher-qps", default="46")
+    ap.add_argument("--cache", default=str(ROOT / "runs/generative2-cache"))
+    ap.add_argument("--reuse", default=str(ROOT / "runs/restorer-cache"),
+                    help="the fitted restorer's base cache (QPA on), reused with --qpa only")
+    ap.add_argument("--qpa", action="store_true",
+                    help="code the bases with libvvenc's QPA on (v1); default off, as the encoder writes since v2")
+    ap.add_argument("--teacher-cache", default=str(ROOT / "runs/teacher2-cache"))
+    ap.add_argument("--teacher-crops", type=int, default=1, help="teacher crops per (photo, qp)")
+    ap.add_argument("--out", default=str(ROOT / "runs/generative2-train"))
+    ap.add_argument("--export", default=str(ROOT / "sggic/weights/restorer-generative-2.safetensors"))
+    ap.add_argument("--init", default=str(ROOT / "sggic/weights/restorer-generative.safetensors"),
+                    help="start point: v1's generative weights (v2) or fitted's (v1)")
+    ap.add_argument("--loss", choices=("mse", "band"), default="band",
+                    help="band: low band MSE to the original + high band Charbonnier to the target (v2); mse: v1")
+    ap.add_argument("--blend-max", type=float, default=6.0,
+                    help="target o + blend_max * s * (t - o): 1 = v1 (s = 1 is the teacher), 6 = v2")
+    ap.add_argument("--blend-clip", type=float, default=0.0,
+                    help="clip the amplified difference blend_max s (t - o) to +-this (0: no clip)")
+    ap.add_argument("--hf-weight", type=float, default=1.0, help="weight of the high-band term (--loss band)")
+    ap.add_argument("--band-sigma", type=float, default=1.5, help="Gaussian sigma of the band split (output px)")
+    ap.add_argument("--calib-qps", default="42,50", help="hold-out base qps the default strength is chosen on")
+    ap.add_argument("--max-psnr-loss", type=float, default=0.4,
+                    help="default strength rule: hold-out PSNR at most this many dB below bicubic (v1: 0.3)")
+    ap.add_argument("--max-ssimulacra2-loss", type=float, default=1.5,
+                    help="default strength rule: hold-out SSIMULACRA2 at most this far below bicubic (v1: 1.0)")
+    ap.add_argument("--teacher-qps", default="38,48")
     ap.add_argument("--teacher-photos", type=int, default=0,
                     help="teacher crops for the first N fitted photos (sorted ids) only; 0: all")
-    add_schedule_args(ap, steps=1500, lr=2e-4)
+    add_schedule_args(ap, steps=600, lr=2e-4)
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--mse-weight", type=float, default=20.0)
     ap.add_argument("--ssim-weight", type=float, default=0.05)
     ap.add_argument("--lap-weight", type=float, default=0.25)
     ap.add_argument("--p-teacher", type=float, default=0.75)
-    ap.add_argument("--ckpt-every", type=int, default=250)
-    ap.add_argument("--stop-after", type=int, default=500,
-                    help="stop after N steps of the --steps schedule (0: run it all); 500 was chosen on the hold-out")
+    ap.add_argument("--ckpt-every", type=int, default=150)
+    ap.add_argument("--stop-after", type=int, default=0,
+                    help="stop after N steps of the --steps schedule (0: run it all)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (determinism needs the same count; 1 was 2x faster than 2 on the shared CPU)")
     ap.add_argument("--cond-lr-scale", type=float, default=10.0, help="learning-rate factor of the conditioning MLP")
-    ap.add_argument("--calib-strengths", default="0,0.25,0.5,0.75,1", help="strengths scored on the hold-out")
+    ap.add_argument("--calib-strengths", default="0,0.25,0.5,0.625,0.75,0.875,1",
+                    help="strengths scored on the hold-out")
     ap.add_argument("--workers", type=int, default=2, help="processes for the VVC coding step")
     ap.add_argument("--stage", choices=("all", "data", "export"), default="all",
                     help="data: bases + teacher only; export: skip training, use a checkpoint in --out")
@@ -75,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --stage export: the checkpoint of this step (0: the last one written)")
     args = ap.parse_args(argv)
 
-    from sggic.training.data import read_photos
-    from sggic.training.distill import choose_strength, evaluate_strengths, load_cached, prepare_all, train
+    from sggic.photos import read_photos
+    from sggic.training.distill import BASE_QPS, choose_strength, evaluate_strengths, load_cached, prepare_all, train
     from sggic.training.teacher import CROP, MARGIN, crop_origin, load_teacher, prepare_teacher
 
     out = Path(args.out)
@@ -90,17 +114,19 @@ def main(argv: list[str] | None = None) -> int:
     tqps = tuple(int(q) for q in args.teacher_qps.split(","))
     log(f"args {vars(args)}")
     log(f"fit on {len(fit_ids)} train photos {fit_ids}; hold-out {val_ids}")
-    paths = prepare_all(photos, args.cache, reuse_dir=args.reuse, workers=args.workers, log=log)
+    paths = prepare_all(photos, args.cache, reuse_dir=args.reuse, workers=args.workers, log=log, qpa=args.qpa)
     views = load_cached(paths)
     fit_views = {k: v for k, v in views.items() if k in fit_ids}
     val_views = {k: v for k, v in views.items() if k in val_ids}
     t_ids = sorted(fit_ids)[:args.teacher_photos or None]
-    prepare_teacher({k: fit_views[k] for k in t_ids}, tqps, args.teacher_cache, threads=args.threads, log=log)
+    prepare_teacher({k: fit_views[k] for k in t_ids}, tqps, args.teacher_cache, threads=args.threads, log=log,
+                    crops=args.teacher_crops)
     teacher = {}
     for pid in t_ids:
         for qp in tqps:
-            y, x = crop_origin(pid, qp)
-            teacher[(pid, qp)] = (y, x, load_teacher(args.teacher_cache, pid, qp))
+            for k in range(args.teacher_crops):
+                y, x = crop_origin(pid, qp, k=k)
+                teacher[(pid, qp, k)] = (y, x, load_teacher(args.teacher_cache, pid, qp, k))
     t_prep = time.time() - t_start
     log(f"data ready in {t_prep:.0f}s: {len(fit_views)} photos, {len(teacher)} teacher crops")
     if args.stage == "data":
@@ -120,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                     crop=args.crop, lr=args.lr, warmup=args.warmup, mse_weight=args.mse_weight, ssim_weight=args.ssim_weight,
                     lap_weight=args.lap_weight, p_teacher=args.p_teacher, ckpt_every=args.ckpt_every,
                     threads=args.threads, stop_after=args.stop_after or None,
-                    cond_lr_scale=args.cond_lr_scale, log=log)
+                    cond_lr_scale=args.cond_lr_scale, loss=args.loss, blend_max=args.blend_max,
+                    hf_weight=args.hf_weight, band_sigma=args.band_sigma, blend_clip=args.blend_clip, log=log)
         res["step"] = res["history"][-1]["step"]
     from safetensors.numpy import load_file, save_file
 
@@ -128,8 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "config": res["config"], "steps": args.steps, "step": res["step"], "seed": args.seed,
         "train_photos": fit_ids, "holdout_photos": val_ids, "base_view": "s512 (short side 512, centre crop)",
-        "teacher": f"realesrgan x4plus restorer on one {CROP}x{CROP} base crop per (photo, qp), "
+        "teacher": f"realesrgan x4plus restorer on {args.teacher_crops} {CROP}x{CROP} base crop(s) per (photo, qp), "
                    f"{MARGIN}-px margin dropped", "teacher_qps": list(tqps), "teacher_photos": t_ids,
+        "bases": "VVC " + ("QPA on" if args.qpa else "QPA off") + ", qps " + ",".join(map(str, BASE_QPS)),
+        "loss": args.loss, "blend_max": args.blend_max, "hf_weight": args.hf_weight, "band_sigma": args.band_sigma,
+        **({"blend_clip": args.blend_clip} if args.blend_clip else {}),
         "init": f"{init.name} sha256 {hashlib.sha256(init.read_bytes()).hexdigest()[:16]}",
         "train_seconds": res["train_seconds"],
         "command": "scripts/train_generative.py " + " ".join(_portable(a) for a in (sys.argv[1:] if argv is None else argv)),
@@ -137,9 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     enc = lambda m: {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in m.items()}  # noqa: E731
     tmp = out / "candidate.safetensors"
     save_file(state, str(tmp), metadata=enc({**meta, "default_strength": "0.5"}))
-    rows = evaluate_strengths(tmp, val_views, strengths=tuple(float(x) for x in args.calib_strengths.split(",")),
-                              log=log)
-    strength = choose_strength(rows)
+    rows = evaluate_strengths(tmp, val_views, qps=tuple(int(q) for q in args.calib_qps.split(",")),
+                              strengths=tuple(float(x) for x in args.calib_strengths.split(",")), log=log)
+    strength = choose_strength(rows, args.max_psnr_loss, args.max_ssimulacra2_loss)
     log(f"default strength {strength}")
     meta.update(default_strength=str(strength), strength_calibration=rows)
     Path(args.export).parent.mkdir(parents=True, exist_ok=True)

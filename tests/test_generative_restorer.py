@@ -134,9 +134,16 @@ def test_missing_or_wrong_weights(tmp_path: Path) -> None:
 
 
 def test_registered_as_default_with_frozen_id() -> None:
-    assert registry.restorer_id("generative") == 4
+    from sggic.restore.generative import WEIGHTS_FILE, WEIGHTS_FILE_V1, GenerativeRestorerV1
+
+    assert registry.restorer_id("generative") == 6  # v2
+    assert registry.restorer_id("generative-1") == 4  # v1 keeps its id and weights
     assert registry.DEFAULT_RESTORER == "generative"
-    assert isinstance(registry.restorer_by_id(0), GenerativeRestorer)
+    assert type(registry.restorer_by_id(0)) is GenerativeRestorer
+    v1 = registry.restorer_by_id(4)
+    assert isinstance(v1, GenerativeRestorerV1) and v1.name == "generative-1"
+    assert v1.weights.name == WEIGHTS_FILE_V1 == "restorer-generative.safetensors"
+    assert registry.restorer_by_id(6).weights.name == WEIGHTS_FILE == "restorer-generative-2.safetensors"
     assert registry.restorer_name(3) == "fitted"  # old files keep their restorer
 
 
@@ -180,14 +187,27 @@ def test_pipeline_strength_option(tmp_path: Path) -> None:
     assert r.returncode != 0 and "Traceback" not in r.stderr and not out.exists()
 
 
-def test_shipped_weights_metadata() -> None:
-    path = default_weights_path()
+@pytest.mark.parametrize("name", ["restorer-generative.safetensors", "restorer-generative-2.safetensors"])
+def test_shipped_weights_metadata(name: str) -> None:
+    path = default_weights_path(name)
     if not path.is_file():
         pytest.skip("shipped generative weights absent")
     state, meta = load_state(path)
     assert 0.0 <= float(meta["default_strength"]) <= 1.0
     assert json.loads(meta["train_photos"]) and "command" in meta
+    assert not set(json.loads(meta["train_photos"])) & set(json.loads(meta["holdout_photos"]))
     assert path.stat().st_size < 4_000_000
+
+
+def test_v2_weights_differ_from_v1() -> None:
+    """A new id pins new weights: v2's file must not be v1's under another name."""
+    a, b = default_weights_path("restorer-generative.safetensors"), default_weights_path()
+    if not (a.is_file() and b.is_file()):
+        pytest.skip("shipped generative weights absent")
+    sa, sb = load_state(a)[0], load_state(b)[0]
+    assert any(not np.array_equal(sa[k], sb[k]) for k in sa)
+    meta = load_state(b)[1]
+    assert "QPA off" in meta["bases"] and meta["loss"] == "band"
 
 
 def test_training_is_reproducible(tmp_path: Path) -> None:

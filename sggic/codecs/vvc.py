@@ -52,7 +52,7 @@ PACKED_BASE = 64
 QUALITY_MAX = PACKED_BASE + SLOTS_PER_QP * (QP_MAX + 1) - 1
 CHROMA_STEPS = (1, 2, 4, 6, 9, 12)  # refinements rate control tries between qp and qp - 1
 PROBE_PRESET = "faster"  # rate control's size probe: ~5x less CPU than medium, sizes within ~20 %
-QPA = True  # libvvenc's perceptual QP adaptation in the files the encoder writes (see docs/codecs.md)
+QPA = False  # libvvenc's perceptual QP adaptation in the files the encoder writes (see docs/codecs.md)
 
 
 class Settings(NamedTuple):

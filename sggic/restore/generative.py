@@ -52,7 +52,8 @@ from sggic.restore.realesrgan import _import_ncnn  # the one lazy ncnn import (R
 from sggic.restore.tiling import as_rgb_u8, tiled_upscale
 
 VVC_CODEC_ID = 1
-WEIGHTS_FILE = "restorer-generative.safetensors"
+WEIGHTS_FILE = "restorer-generative-2.safetensors"  # "generative" (header id 6), the default
+WEIGHTS_FILE_V1 = "restorer-generative.safetensors"  # "generative-1" (header id 4): files written before v2
 DEFAULT_TILE = 256  # base pixels: a 512x512 image's base is one tile
 DEFAULT_OVERLAP = 16  # >= receptive radius (15 convolutions)
 QP_CENTRE, QP_SCALE = 45.0, 10.0
@@ -77,8 +78,8 @@ def bicubic_phase_kernel() -> np.ndarray:
     return k.astype(np.float32)
 
 
-def default_weights_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "weights" / WEIGHTS_FILE
+def default_weights_path(name: str = WEIGHTS_FILE) -> Path:
+    return Path(__file__).resolve().parent.parent / "weights" / name
 
 
 def normalise_qp(qp: float) -> float:
@@ -194,10 +195,16 @@ class GenerativeRestorer(Restorer):
 
     ``strength``: the default when the context gives none (None: the weights' calibrated
     default, metadata ``default_strength``). ``threads``: ncnn threads. ``tile``/``overlap``:
-    tiling in base pixels. ``weights``: path to the safetensors file (default: shipped).
+    tiling in base pixels. ``weights``: path to the safetensors file (default: this
+    class's shipped file, ``weights_file``).
+
+    ``generative`` (header id 6) is v2, distilled on QPA-off bases with a band-split loss;
+    :class:`GenerativeRestorerV1` (``generative-1``, id 4) keeps v1's weights, so files
+    that name id 4 decode to the same pixels as before (docs/restorer-generative.md).
     """
 
     name = "generative"
+    weights_file = WEIGHTS_FILE
     uses_strength = True  # the adaptive policy chooses s per image (docs/adapt.md)
 
     def __init__(self, threads: int = 2, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
@@ -207,7 +214,7 @@ class GenerativeRestorer(Restorer):
         if int(tile) < 1 or int(overlap) < 0:
             raise InputError(f"bad tiling: tile {tile}, overlap {overlap}")
         self.threads, self.tile, self.overlap = int(threads), int(tile), int(overlap)
-        self.weights = Path(weights) if weights is not None else default_weights_path()
+        self.weights = Path(weights) if weights is not None else default_weights_path(self.weights_file)
         self.strength = None if strength is None else check_strength(strength)
         self._state: dict[str, np.ndarray] | None = None
         self._meta: dict[str, Any] = {}
@@ -274,6 +281,14 @@ class GenerativeRestorer(Restorer):
         qp = qp_of_quality(ctx.quality)
         return tiled_upscale(rgb, lambda t: self.upscale(t, qp, strength), 2,
                              tile=self.tile, overlap=self.overlap)
+
+
+class GenerativeRestorerV1(GenerativeRestorer):
+    """v1 of the generative restorer (header id 4, ``generative-1``): same network and
+    decode path, the weights of files written before v2 (QPA-on bases, MSE distillation)."""
+
+    name = "generative-1"
+    weights_file = WEIGHTS_FILE_V1
 
 
 def pixel_shuffle_to_u8(y: np.ndarray) -> np.ndarray:

@@ -14,6 +14,11 @@ texture instead of averaging it away.
 
 Samples without a teacher output (other qps) train the faithful end only (``s = 0``),
 so the qp conditioning sees the whole range rate control picks.
+
+v2 (restorer id 6, docs/restorer-generative.md): bases coded with QPA off, target
+``o + blend_max s (t - o)`` with ``blend_max = 6``, and the band-split loss
+(:func:`band_split_loss`: low band to the original, high band to the target); the
+squared error above is v1's (``loss="mse"``, ``blend_max = 1``).
 """
 
 from __future__ import annotations
@@ -30,28 +35,38 @@ import numpy as np
 BASE_QPS: tuple[int, ...] = tuple(range(36, 60, 2))
 
 
+def base_quality(qp: int, qpa: bool) -> int:
+    """The VVC quality a base is coded with: plain ``qp`` (QPA on, the v1 bases) or packed QPA off."""
+    from sggic.codecs.vvc import Settings, pack_quality
+
+    return int(qp) if qpa else pack_quality(Settings(int(qp), 0, False))
+
+
 def prepare_bases(photo: Any, cache_dir: str | os.PathLike, qps: tuple[int, ...] = BASE_QPS,
-                  reuse_dir: str | os.PathLike | None = None) -> Path:
+                  reuse_dir: str | os.PathLike | None = None, qpa: bool = False) -> Path:
     """Code a photo's s512 view (benchmark preprocessing) at ``qps``; cached as one .npz.
 
-    ``reuse_dir``: the fitted restorer's cache (all qps 28-63 of the same view, made by the
-    same functions); when it has the photo, its bases are reused instead of recoded.
+    ``qpa``: libvvenc's perceptual QP adaptation on (the v1 bases, as the encoder wrote
+    them then) or off (v2: what the encoder writes since ``vvc.QPA = False``); the cache
+    stores the plain qps. ``reuse_dir``: the fitted restorer's cache (all qps 28-63 of
+    the same view, QPA on); when it has the photo (and ``qpa``), its bases are reused.
     """
     from sggic.pipeline import downsample2x
-    from sggic.training.data import CROP, code_bases, load_rgb, resize_crop
+    from sggic.photos import load_photo, resize_crop
+    from sggic.training.data import CROP, code_bases
 
     out = Path(cache_dir) / f"{photo.id}.s512.npz"
     if out.exists():
         return out
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    src = Path(reuse_dir) / f"{photo.id}.s512.npz" if reuse_dir else None
+    src = Path(reuse_dir) / f"{photo.id}.s512.npz" if reuse_dir and qpa else None
     if src is not None and src.exists():
         with np.load(src) as z:
             idx = [int(np.nonzero(z["qps"] == q)[0][0]) for q in qps]
             orig, bases, nbytes = z["orig"], z["bases"][idx], z["nbytes"][idx]
     else:
-        orig = resize_crop(load_rgb(photo.path), 512, CROP, 0.5)
-        bases, nbytes = code_bases(downsample2x(orig), qps)
+        orig = resize_crop(load_photo(photo), 512, CROP, 0.5)
+        bases, nbytes = code_bases(downsample2x(orig), [base_quality(q, qpa) for q in qps])
     tmp = out.with_suffix(".tmp.npz")
     np.savez(tmp, orig=orig, qps=np.array(qps, np.int16), bases=bases, nbytes=nbytes)
     os.replace(tmp, out)
@@ -60,12 +75,12 @@ def prepare_bases(photo: Any, cache_dir: str | os.PathLike, qps: tuple[int, ...]
 
 def prepare_all(photos: list[Any], cache_dir: str | os.PathLike, qps: tuple[int, ...] = BASE_QPS,
                 reuse_dir: str | os.PathLike | None = None, workers: int = 2,
-                log: Callable[[str], None] = print) -> dict[str, Path]:
+                log: Callable[[str], None] = print, qpa: bool = False) -> dict[str, Path]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     t0, out = time.time(), {}
     with ProcessPoolExecutor(max_workers=workers) as ex:
-        futs = {ex.submit(prepare_bases, p, cache_dir, qps, reuse_dir): p.id for p in photos}
+        futs = {ex.submit(prepare_bases, p, cache_dir, qps, reuse_dir, qpa): p.id for p in photos}
         for i, fut in enumerate(as_completed(futs), 1):
             out[futs[fut]] = fut.result()
             log(f"bases {i}/{len(photos)} {futs[fut]} {time.time() - t0:.0f}s")
@@ -89,7 +104,13 @@ def sample_strength(rng: np.random.Generator) -> float:
 class DistillSampler:
     """Random aligned (base crop, blended target crop, (qp, s)) batches with the 8 dihedral turns.
 
-    ``teacher``: (photo id, qp) -> (y0, x0, 2x teacher output of the base crop at (y0, x0));
+    Target: ``o + blend_max * s * (t - o)`` (clipped to [0, 1] when ``blend_max != 1``):
+    ``blend_max = 1`` is v1 (``s = 1`` is the teacher), ``2`` is v2 (``s = 1`` doubles the
+    teacher's difference to the original). ``with_orig``: the target gets the original
+    crop as channels 3-5. ``blend_clip`` > 0: the amplified difference ``blend_max s (t - o)``
+    is clipped to +-``blend_clip`` per value (tried against edge halos).
+
+    ``teacher``: (photo id, qp, crop index) -> (y0, x0, 2x teacher output of the base crop at (y0, x0));
     crops are drawn inside its inner part (``teacher.MARGIN`` base pixels from each edge
     dropped). A sample is drawn from a teacher pair
     with probability ``p_teacher`` (strength from ``sample_strength``), else from any
@@ -98,8 +119,10 @@ class DistillSampler:
 
     def __init__(self, views: dict[str, dict[str, np.ndarray]],
                  teacher: dict[tuple[str, int], tuple[int, int, np.ndarray]],
-                 crop: int, rng: np.random.Generator, p_teacher: float = 0.75) -> None:
+                 crop: int, rng: np.random.Generator, p_teacher: float = 0.75, blend_max: float = 1.0,
+                 with_orig: bool = False, blend_clip: float = 0.0) -> None:
         self.views, self.teacher, self.crop, self.rng, self.p_teacher = views, teacher, crop, rng, p_teacher
+        self.blend_max, self.with_orig, self.blend_clip = float(blend_max), with_orig, float(blend_clip)
         self.ids = sorted(views)
         self.pairs = sorted(teacher)
 
@@ -114,9 +137,10 @@ class DistillSampler:
         lo, hi, cond = [], [], []
         for _ in range(n):
             if self.pairs and rng.random() < self.p_teacher:
-                pid, qp = self.pairs[int(rng.integers(len(self.pairs)))]
+                key = self.pairs[int(rng.integers(len(self.pairs)))]
+                pid, qp = key[:2]
                 s = sample_strength(rng)
-                y0, x0, t = self.teacher[(pid, qp)]
+                y0, x0, t = self.teacher[key]
                 inner = t.shape[0] // 2 - 2 * MARGIN
                 ty, tx = MARGIN + int(rng.integers(inner - c + 1)), MARGIN + int(rng.integers(inner - c + 1))
                 y, x = y0 + ty, x0 + tx
@@ -128,10 +152,19 @@ class DistillSampler:
             v = self.views[pid]
             base = v["bases"][int(np.nonzero(v["qps"] == qp)[0][0])]
             b = base[y:y + c, x:x + c].astype(np.float32) / 255.0
-            o = v["orig"][2 * y:2 * y + 2 * c, 2 * x:2 * x + 2 * c].astype(np.float32) / 255.0
+            o = orig = v["orig"][2 * y:2 * y + 2 * c, 2 * x:2 * x + 2 * c].astype(np.float32) / 255.0
             if t is not None and s > 0:
                 tc = t[2 * ty:2 * ty + 2 * c, 2 * tx:2 * tx + 2 * c].astype(np.float32) / 255.0
-                o = (1.0 - s) * o + s * tc
+                a = self.blend_max * s
+                if a == s and not self.blend_clip:
+                    o = (1.0 - s) * o + s * tc
+                else:
+                    d = a * (tc - o)
+                    if self.blend_clip:  # cap the amplified difference: texture yes, edge overshoot no
+                        d = np.clip(d, -self.blend_clip, self.blend_clip)
+                    o = np.clip(o + d, 0.0, 1.0)
+            if self.with_orig:  # the original as 3 more channels (the band-split loss's low band)
+                o = np.concatenate([o, orig], axis=2)
             b, o = dihedral(int(rng.integers(8)), b, o)
             lo.append(np.ascontiguousarray(b))
             hi.append(np.ascontiguousarray(o))
@@ -148,6 +181,47 @@ def laplacian_l1(d: Any) -> Any:
     k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=d.dtype)
     c = d.shape[1]
     return F.conv2d(d, k.reshape(1, 1, 3, 3).repeat(c, 1, 1, 1), groups=c).abs().mean()
+
+
+def gaussian_lowpass(x: Any, sigma: float = 1.5) -> Any:
+    """Separable Gaussian blur (radius 3 sigma, replicate borders) of a (N, C, H, W) tensor."""
+    import torch
+    import torch.nn.functional as F
+
+    r = max(1, int(round(3 * sigma)))
+    g = torch.exp(-((torch.arange(2 * r + 1, dtype=x.dtype) - r) ** 2) / (2 * sigma**2))
+    g = g / g.sum()
+    c = x.shape[1]
+    x = F.pad(x, (r, r, r, r), mode="replicate")
+    x = F.conv2d(x, g.reshape(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(x, g.reshape(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+
+def band_split_loss(out: Any, target: Any, orig: Any, sigma: float = 1.5, eps: float = 1e-3) -> tuple[Any, Any]:
+    """(MSE of the low band to the original, Charbonnier of the high band to the target).
+
+    Low band: a Gaussian blur (``sigma`` output pixels); high band: the image minus it.
+    The low frequencies, which the base determines, follow the original whatever the
+    strength (fidelity); the high ones follow the strength-blended target with a robust
+    penalty that does not pull an unpredictable texture towards its mean as hard as a
+    squared error does.
+    """
+    import torch
+
+    lo_out = gaussian_lowpass(out, sigma)
+    lo_tgt = gaussian_lowpass(target, sigma)
+    lo = torch.mean((lo_out - gaussian_lowpass(orig, sigma)) ** 2)
+    d = (out - lo_out) - (target - lo_tgt)
+    hi = torch.mean(torch.sqrt(d * d + eps * eps))
+    return lo, hi
+
+
+def init_from_generative(net: Any, path: Path) -> None:
+    """Start from a generative restorer's weights (same shapes; v2 starts from v1)."""
+    import torch
+    from safetensors.numpy import load_file
+
+    net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in load_file(str(path)).items()}, strict=True)
 
 
 def init_from_fitted(net: Any, fitted_path: Path) -> None:
@@ -180,11 +254,17 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
           steps: int, seed: int = 0, batch: int = 8, crop: int = 64, lr: float = 1e-4, warmup: int = 50, mse_weight: float = 20.0,
           ssim_weight: float = 0.05, lap_weight: float = 0.25, p_teacher: float = 0.75, ckpt_every: int = 250,
           threads: int = 2, config: dict[str, int] | None = None, bf16: bool = True, stop_after: int | None = None,
-          cond_lr_scale: float = 10.0, log: Callable[[str], None] = print) -> dict[str, Any]:
+          cond_lr_scale: float = 10.0, loss: str = "mse", blend_max: float = 1.0, hf_weight: float = 1.0,
+          band_sigma: float = 1.5, blend_clip: float = 0.0, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train on a ``steps``-step schedule; checkpoints (safetensors) every ``ckpt_every``; returns the last one.
 
     ``stop_after``: end after that many steps of the same schedule (a shorter run whose
-    checkpoints are identical to the full run's up to that step).
+    checkpoints are identical to the full run's up to that step). ``init``: fitted
+    weights (v1's start) or a generative restorer's (its metadata has ``default_strength``).
+    ``loss``: ``"mse"`` (v1: ``mse_weight`` MSE + SSIM + Laplacian-L1 to the target) or
+    ``"band"`` (v2: ``mse_weight`` x low-band MSE to the original + ``hf_weight`` x
+    high-band Charbonnier to the target + the SSIM term, :func:`band_split_loss`).
+    ``blend_max``: see :class:`DistillSampler`.
     """
     import torch
     import torch.nn.functional as F
@@ -196,7 +276,11 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
     cl = torch.channels_last
     net = build_net(**cfg)
     if init is not None:
-        init_from_fitted(net, init)
+        from safetensors import safe_open
+
+        with safe_open(str(init), framework="np") as f:
+            is_generative = "default_strength" in (f.metadata() or {})
+        (init_from_generative if is_generative else init_from_fitted)(net, init)
     net = net.to(memory_format=cl)
     # the conditioning MLP learns the new strength pathway: 10x the body's learning rate
     cond_params = list(net.cond.parameters())
@@ -206,11 +290,17 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
     # linear warm-up (Adam's first updates are ~lr per weight whatever the gradient: without
     # it the first steps knock the fitted starting point off by several grey levels), then cosine
     sched = lambda s: min(1.0, s / max(1, warmup)) * cosine(s, steps)  # noqa: E731
-    sampler = DistillSampler(views, teacher, crop, rng, p_teacher)
+    if loss not in ("mse", "band"):
+        raise ValueError(f"unknown loss {loss!r}")
+    band = loss == "band"
+    sampler = DistillSampler(views, teacher, crop, rng, p_teacher, blend_max=blend_max, with_orig=band,
+                             blend_clip=blend_clip)
     out_dir.mkdir(parents=True, exist_ok=True)
     history: list[dict[str, Any]] = []
     t0 = time.time()
-    losses = LossLog({"mse": ("mse", ".5f"), "ssim": ("1-ssim", ".4f"), "lap": ("lap", ".4f")}, steps, t0, log)
+    names = ({"lo": ("lo-mse", ".5f"), "hi": ("hi-l1", ".4f"), "ssim": ("1-ssim", ".4f")} if band else
+             {"mse": ("mse", ".5f"), "ssim": ("1-ssim", ".4f"), "lap": ("lap", ".4f")})
+    losses = LossLog(names, steps, t0, log)
     path = out_dir / "none"
     last = min(steps, stop_after or steps)
     for step in range(1, last + 1):
@@ -218,14 +308,22 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
             g["lr"] = lr * g["scale"] * sched(step)
         lo, hi, cond = sampler.batch(batch)
         out, hi = forward(net, lo, hi, cond, bf16)
-        mse = F.mse_loss(out, hi)
-        ls = 1 - ssim(out, hi)
-        lap = laplacian_l1(out - hi)
-        loss = mse_weight * mse + ssim_weight * ls + lap_weight * lap
+        if band:
+            hi, orig = hi[:, :3], hi[:, 3:]
+            lo_l, hi_l = band_split_loss(out, hi, orig, band_sigma)
+            ls = 1 - ssim(out, hi)
+            total = mse_weight * lo_l + hf_weight * hi_l + ssim_weight * ls
+            parts = {"lo": lo_l, "hi": hi_l, "ssim": ls}
+        else:
+            mse = F.mse_loss(out, hi)
+            ls = 1 - ssim(out, hi)
+            lap = laplacian_l1(out - hi)
+            total = mse_weight * mse + ssim_weight * ls + lap_weight * lap
+            parts = {"mse": mse, "ssim": ls, "lap": lap}
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         opt.step()
-        losses.add(mse=mse, ssim=ls, lap=lap)
+        losses.add(**parts)
         losses.end_step(step)
         if step % ckpt_every == 0 or step == last:
             path = checkpoint(net, out_dir, step, cfg, seed)

@@ -29,16 +29,20 @@ CROP = 128  # base pixels per teacher crop (a quarter of a 256x256 base's cost)
 MARGIN = 16  # base pixels dropped at each crop edge before training
 
 
-def crop_origin(photo_id: str, qp: int, size: int = 256, crop: int = CROP) -> tuple[int, int]:
-    """A reproducible crop position for (photo, qp): seeded by the name, not by run order."""
+def crop_origin(photo_id: str, qp: int, size: int = 256, crop: int = CROP, k: int = 0) -> tuple[int, int]:
+    """A reproducible position of crop ``k`` of (photo, qp): seeded by the names, not by run order.
+
+    Crop 0 is the one crop of v1 (same seed); crops k > 0 draw from ``photo|qp|k``.
+    """
     import zlib
 
-    rng = np.random.default_rng(zlib.crc32(f"{photo_id}|{qp}".encode()))
+    key = f"{photo_id}|{qp}" if k == 0 else f"{photo_id}|{qp}|{k}"
+    rng = np.random.default_rng(zlib.crc32(key.encode()))
     return int(rng.integers(size - crop + 1)), int(rng.integers(size - crop + 1))
 
 
-def teacher_path(cache_dir: str | os.PathLike, photo_id: str, qp: int) -> Path:
-    y, x = crop_origin(photo_id, qp)
+def teacher_path(cache_dir: str | os.PathLike, photo_id: str, qp: int, k: int = 0) -> Path:
+    y, x = crop_origin(photo_id, qp, k=k)
     return Path(cache_dir) / f"{photo_id}.{VIEW}.q{qp}.y{y}x{x}.c{CROP}.png"
 
 
@@ -51,30 +55,33 @@ def base_at(view: dict[str, np.ndarray], qp: int) -> np.ndarray:
 
 
 def prepare_teacher(views: dict[str, dict[str, np.ndarray]], qps: tuple[int, ...], cache_dir: str | os.PathLike,
-                    threads: int = 2, log: Callable[[str], None] = print) -> list[Path]:
-    """Run Real-ESRGAN (2x restorer) on every (photo, qp) not cached yet; return all paths."""
+                    threads: int = 2, log: Callable[[str], None] = print, crops: int = 1) -> list[Path]:
+    """Run Real-ESRGAN (2x restorer) on ``crops`` crops of every (photo, qp) not cached yet; return all paths.
+
+    Order: crop 0 of every (qp, photo), then crop 1, ...: an interrupted run covers all pairs first.
+    """
     from sggic.restore.base import RestoreContext
     from sggic.restore.realesrgan import RealESRGANRestorer
 
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     teacher = RealESRGANRestorer(threads=threads)
     out, t0, done = [], time.time(), 0
-    for qp in qps:
+    for k, qp in ((k, qp) for k in range(crops) for qp in qps):
         for pid, v in sorted(views.items()):
-            path = teacher_path(cache_dir, pid, qp)
+            path = teacher_path(cache_dir, pid, qp, k)
             out.append(path)
             if path.exists():
                 continue
-            y, x = crop_origin(pid, qp, v["bases"].shape[1])
+            y, x = crop_origin(pid, qp, v["bases"].shape[1], k=k)
             img = teacher.restore(base_at(v, qp)[y:y + CROP, x:x + CROP], RestoreContext(1, qp))
             tmp = path.with_suffix(".tmp.png")
             Image.fromarray(img).save(tmp, compress_level=1)
             os.replace(tmp, path)
             done += 1
-            log(f"teacher {pid} qp {qp}: {time.time() - t0:.0f}s ({done} new)")
+            log(f"teacher {pid} qp {qp} crop {k}: {time.time() - t0:.0f}s ({done} new)")
     return out
 
 
-def load_teacher(cache_dir: str | os.PathLike, photo_id: str, qp: int) -> np.ndarray:
-    with Image.open(teacher_path(cache_dir, photo_id, qp)) as im:
+def load_teacher(cache_dir: str | os.PathLike, photo_id: str, qp: int, k: int = 0) -> np.ndarray:
+    with Image.open(teacher_path(cache_dir, photo_id, qp, k)) as im:
         return np.asarray(im.convert("RGB")).copy()
