@@ -185,11 +185,16 @@ def test_vvc_quality_packing_round_trips():
     for bad_settings in (S(64), S(30, 1), S(30, -13)):
         with pytest.raises(InputError):
             vvc.pack_quality(bad_settings)
-    refs = vvc.VVCCodec().refinements(50)
-    assert [vvc.unpack_quality(q) for q in refs] == [S(50, -k, True) for k in vvc.CHROMA_STEPS]
-    assert vvc.VVCCodec().refinements(refs[0]) == ()
-    assert vvc.VVCCodec().refinements(vvc.QP_MIN) == ()  # the top of qualities(): no next step
-    assert list(vvc.VVCCodec().qualities()) == list(range(63, 19, -1))  # plain qp, as before
+    codec = vvc.VVCCodec()
+    for qpa in (True, False):  # refinements keep the quality's QPA
+        refs = codec.refinements(vvc.pack_quality(S(50, 0, qpa)))
+        assert [vvc.unpack_quality(q) for q in refs] == [S(50, -k, qpa) for k in vvc.CHROMA_STEPS]
+        assert codec.refinements(refs[0]) == ()
+        assert codec.refinements(vvc.pack_quality(S(vvc.QP_MIN, 0, qpa))) == ()  # the top: no next step
+    # sggic's steps: qp 63..20 with QPA off (the default since issue 13: packed qualities)
+    assert vvc.QPA is False
+    assert [vvc.unpack_quality(q) for q in codec.qualities()] == [S(qp, 0, False) for qp in range(63, 19, -1)]
+    assert list(codec.file_qualities()) == list(range(63, 19, -1))  # a user's plain-qp stream (the bench)
 
 
 @pytest.mark.parametrize("bpp", [0, -0.1, math.nan, 9, "0.03"])
