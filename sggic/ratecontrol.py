@@ -43,6 +43,8 @@ MAX_REAL_ROUNDS = 3  # rounds of real encodes after the probe search
 GOOD_FILL = 0.96  # a real file this full ends the search
 PROBE_GROWTH = 1.13  # prior size ratio between neighbouring coarse settings (VVC qp: 1.05-1.2)
 SINGLE_PIXELS = 500_000  # from this many (base) pixels on: one encode per round with `workers` threads
+SINGLE_ROUNDS = 2  # large pictures: real encodes after which a fitting file is good enough
+SAFE = 0.985  # large pictures: aim the probe-predicted size this far below the budget
 REACH = (0.97, 1.03)  # refinement: also try the next setting if the predicted one fills < 97 % and it is predicted < 103 %
 GROWTH_RANGE = (1.04, 1.35)  # clamp for a growth measured from two probes (extrapolation)
 PROBE_ANCHORS = (0.16, 0.43)  # first probe round: these fractions of the ladder (VVC: qp 56 and 45)
@@ -155,6 +157,11 @@ def _predict(known: dict[int, float], budget: float, lo: int, hi: int) -> int:
     return min(max(int(math.floor(x)), lo + 1), hi - 1)
 
 
+def _first_misfit(ladder: list[Any], real: dict[Any, tuple[bytes, float]], budget: float) -> int:
+    """Index of the first setting of ``ladder`` known (by a real encode) to exceed ``budget``."""
+    return min([j for j, q in enumerate(ladder) if q in real and real[q][1] > budget], default=len(ladder))
+
+
 def _map(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list[Any]:
     if workers <= 1 or len(items) <= 1:
         return [fn(x) for x in items]
@@ -203,6 +210,8 @@ def fit_rate(
         probe_fn, batch = (codec.size_probe(rgb) if probe else None), workers
         encode = lambda q: codec.encode(rgb, q)  # noqa: E731
     s = _Search(encode, probe_fn, budget, file_size, workers, batch)
+    if prepare is not None and probe:
+        s.calibrate = getattr(prepared, "probe_ratio", None)
     refine = codec.refinements if probe else (lambda q: ())
     what = codec.name
     return s.run(list(codec.qualities()), refine, unreachable, what, pixels)
@@ -215,6 +224,7 @@ class _Search:
                  file_size: Callable[[Any, bytes], int] | None, workers: int, batch: int | None = None) -> None:
         self.encode, self.probe, self.budget, self.workers = encode, probe, budget, workers
         self.batch = workers if batch is None else batch  # real encodes per round
+        self.calibrate: Callable[[Any], float] | None = None  # estimated real / probe ratio at a setting
         self.file_size = file_size or (lambda q, data: len(data))
         self.real: dict[Any, tuple[bytes, float]] = {}
         self.probed: dict[Any, float] = {}
@@ -282,6 +292,8 @@ class _Search:
                              f"{', '.join(UNREACHABLE_POLICIES)}")
         if self.probe is None:
             ladder, j = self._ladder(qs, refine, self.budget)
+        elif self.batch == 1:
+            ladder, j = self._final_single(qs, refine)
         else:
             ladder, j = self._final(qs, refine)
         if j is None:
@@ -346,7 +358,7 @@ class _Search:
             ratio = self._ratio(max(j for j, q in enumerate(fine) if q in self.real), ratio, fine)
             misfit = min([j for j, q in enumerate(bound) if q in self.real and self.real[q][1] > self.budget],
                          default=len(bound))
-            k = min(self._probe_index(bound[:misfit], self.budget / ratio), len(fine) - 1)
+            k = min(self._probe_index(bound[:misfit], self.budget / ratio, True), len(fine) - 1)
             pred = [s * ratio for s in self.probe_sizes(bound[k : k + 2])]
             if (batch > 1 and k + 1 < min(len(fine), misfit) and pred[0] < REACH[0] * self.budget
                     and pred[1] <= REACH[1] * self.budget):
@@ -357,7 +369,48 @@ class _Search:
             self.real_sizes([fine[j] for j in cand])
         return ladder, c + (self._best(fine) or 0)
 
-    def _probe_index(self, ladder: list[Any], budget: float) -> int:
+    def _final_single(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]]) -> tuple[list[Any], int | None]:
+        """Probe-guided search with one (threaded) real encode per round, for large pictures.
+
+        The probe's size ratio is first estimated cheaply (``calibrate``, VVC: a mosaic of the
+        picture), so the probes predict every setting's size; each round then encodes the
+        setting predicted to be the largest within ``SAFE`` of the budget (the coarse qp the
+        corrected probe says fits, or one of its refinements) and corrects the ratio by the
+        real size. It stops at a real file that fills ``GOOD_FILL`` of the budget, or after
+        ``SINGLE_ROUNDS`` rounds with a file that fits. Only real sizes decide what fits.
+        """
+        ratio = 1.0
+        if self.calibrate is not None:
+            ratio = self.calibrate(qs[self._probe_index(qs, self.budget)])
+        for _ in range(SINGLE_ROUNDS + 1):
+            c = min(self._probe_index(qs, self.budget / ratio), _first_misfit(qs, self.real, self.budget) - 1)
+            if c < 0:
+                return qs, None  # the smallest setting is known not to fit
+            fine = [qs[c], *refine(qs[c])]
+            bound = fine + qs[c + 1 : c + 2]  # the next coarse setting closes the bracket
+            top = min(_first_misfit(bound, self.real, self.budget), len(fine))
+            k = min(self._probe_index(bound[:top], SAFE * self.budget / ratio, True), top - 1)
+            untried = [j for j in range(k, top) if fine[j] not in self.real]
+            if not untried:
+                break
+            q = fine[untried[0]]
+            self.real_sizes([q])
+            ratio = self._ratio(q, ratio)
+            best = self._best_real()
+            if best is not None and (self.real[best][1] >= GOOD_FILL * self.budget
+                                     or len(self.real) >= SINGLE_ROUNDS):
+                break
+        best = self._best_real()
+        if best is None:  # every prediction missed: real encodes search the coarse settings below
+            return qs, self._pick(qs[: _first_misfit(qs, self.real, self.budget)], self.real_sizes, self.budget)
+        return [best], 0
+
+    def _best_real(self) -> Any:
+        """The setting of the largest real file within the budget (None if none)."""
+        fits = [(size, q) for q, (_, size) in self.real.items() if size <= self.budget]
+        return max(fits, key=lambda t: t[0])[1] if fits else None
+
+    def _probe_index(self, ladder: list[Any], budget: float, spread: bool = False) -> int:
         """Index of the largest setting of ``ladder`` whose *probe* size fits ``budget`` (0 if none).
 
         Rounds of ``workers`` parallel probes. Without probes of this ladder yet, the first
@@ -365,6 +418,8 @@ class _Search:
         log-linear size model (through the bracketing probes, or extrapolated with the
         growth measured between two probes) and asks it and the one above it, until the
         bracket is closed. Sizes are treated as monotone: the first misfit closes it.
+        ``spread`` (refinements, whose sizes a log-linear model fits poorly): while nothing
+        inside a wide bracket is known, ask the points at a third and two thirds of it.
         """
         n = len(ladder)
         known = {i: self.probed[q] for i, q in enumerate(ladder) if q in self.probed}
@@ -386,6 +441,9 @@ class _Search:
                     break
             if hi - lo <= 1:
                 return max(lo, 0)
+            if spread and self.workers > 1 and hi - lo > 3 and not any(lo < j < hi for j in known):
+                ask([lo + (hi - lo) // 3, lo + 2 * (hi - lo) // 3])
+                continue
             i = _predict(known, budget, lo, hi)
             ask([i, i + 1] if self.workers > 1 else [i])
         return 0  # pragma: no cover - every round asks a new setting inside the bracket
