@@ -5,6 +5,7 @@ import statistics
 import numpy as np
 import pytest
 
+from sggic import ratecontrol
 from sggic.codecs import vvc
 from sggic.codecs.base import BaseCodec
 from sggic.errors import BackendUnavailable, InputError, RateError
@@ -157,6 +158,43 @@ def test_files_never_exceed_the_budget_and_fill_it(biased):
         old = max(i for i, s in enumerate(codec.sizes) if s + 10 <= budget)
         assert r.file_bytes >= min(codec.sizes[old] + 10, 0.8 * budget)  # near the qp steps alone
     assert statistics.median(fills) >= 0.97
+
+
+class Prepared:
+    """What VVCCodec.encoder gives rate control: encodes with threads, probes, a calibration."""
+
+    def __init__(self, codec, pixels, calibration_error):
+        self.codec, self.pixels, self.error, self.threads = codec, pixels, calibration_error, []
+        self.probe = codec.size_probe(None)
+
+    def __call__(self, quality, threads=1):
+        self.threads.append(threads)
+        return self.codec.encode(None, quality)
+
+    def probe_ratio(self, quality):  # the mosaic's estimate of real / probe, off by `error`
+        return self.error / self.codec.probe_bias(quality)
+
+
+def test_large_pictures_take_one_threaded_encode_per_round():
+    rng = random.Random(11)
+    fills, reals = [], []
+    for _ in range(300):
+        codec = _random_codec(rng, True)
+        prepared = Prepared(codec, ratecontrol.SINGLE_PIXELS, rng.uniform(0.975, 1.025))
+        codec.encoder = lambda rgb, p=prepared: p
+        budget = int(rng.uniform(codec.sizes[0] + 10, codec.sizes[-1]))
+        r = _fit(codec, budget, workers=2)
+        assert r.file_bytes <= budget and r.file_bytes == codec.size(r.quality) + 10
+        assert set(prepared.threads) == {2}  # one encode at a time, with both workers as threads
+        fills.append(r.file_bytes / budget)
+        reals.append(r.tries)
+    assert statistics.median(fills) >= 0.96
+    assert statistics.mean(reals) <= 2 and max(reals) <= 4
+    small = FakeCodec([int(40 * 1.1**i) for i in range(44)], probe_bias=lambda q: 1.0)
+    prepared = Prepared(small, ratecontrol.SINGLE_PIXELS - 1, 1.0)
+    small.encoder = lambda rgb: prepared
+    _fit(small, 500, workers=2)
+    assert set(prepared.threads) == {1}  # small pictures: parallel single-threaded encodes
 
 
 def test_probe_saves_real_encodes():
