@@ -381,7 +381,12 @@ class _Search:
         """
         ratio = 1.0
         if self.calibrate is not None:
-            ratio = self.calibrate(qs[self._probe_index(qs, self.budget)])
+            try:
+                ratio = self.calibrate(qs[self._probe_index(qs, self.budget)])
+            except FFmpegTimeout:
+                raise
+            except SggicError:  # only an estimate: without it the first real encode calibrates
+                ratio = 1.0
         for _ in range(SINGLE_ROUNDS + 1):
             c = min(self._probe_index(qs, self.budget / ratio), _first_misfit(qs, self.real, self.budget) - 1)
             if c < 0:
