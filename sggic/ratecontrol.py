@@ -47,7 +47,7 @@ SINGLE_ROUNDS = 2  # large pictures: real encodes after which a fitting file is 
 SAFE = 0.985  # large pictures: aim the probe-predicted size this far below the budget
 REACH = (0.97, 1.03)  # refinement: also try the next setting if the predicted one fills < 97 % and it is predicted < 103 %
 GROWTH_RANGE = (1.04, 1.35)  # clamp for a growth measured from two probes (extrapolation)
-PROBE_ANCHORS = (0.16, 0.43)  # first probe round: these fractions of the ladder (VVC: qp 56 and 45)
+PROBE_ANCHORS = (0.16, 0.43)  # first probe round, unless the codec says (VVC: anchors()): ladder fractions
 REFUSED = math.inf  # the size of a setting the encoder refuses: "too large" for the search
 
 
@@ -212,6 +212,8 @@ def fit_rate(
     s = _Search(encode, probe_fn, budget, file_size, workers, batch)
     if prepare is not None and probe:
         s.calibrate = getattr(prepared, "probe_ratio", None)
+        anchors = getattr(prepared, "anchors", None)
+        s.anchors = tuple(anchors(budget)) if anchors is not None else ()
     refine = codec.refinements if probe else (lambda q: ())
     what = codec.name
     return s.run(list(codec.qualities()), refine, unreachable, what, pixels)
@@ -225,6 +227,8 @@ class _Search:
         self.encode, self.probe, self.budget, self.workers = encode, probe, budget, workers
         self.batch = workers if batch is None else batch  # real encodes per round
         self.calibrate: Callable[[Any], float] | None = None  # estimated real / probe ratio at a setting
+        self.anchors: Sequence[Any] = ()  # the coarse settings to probe first (default: PROBE_ANCHORS)
+        self.coarse: list[Any] | None = None  # the coarse ladder (the anchors belong to it)
         self.file_size = file_size or (lambda q, data: len(data))
         self.real: dict[Any, tuple[bytes, float]] = {}
         self.probed: dict[Any, float] = {}
@@ -293,8 +297,10 @@ class _Search:
         if self.probe is None:
             ladder, j = self._ladder(qs, refine, self.budget)
         elif self.batch == 1:
+            self.coarse = qs
             ladder, j = self._final_single(qs, refine)
         else:
+            self.coarse = qs
             ladder, j = self._final(qs, refine)
         if j is None:
             return self._unreachable(qs[0], unreachable, what, pixels)
@@ -435,7 +441,8 @@ class _Search:
                 known[i] = size
 
         if not known:
-            ask([min(n - 1, int(n * a)) for a in PROBE_ANCHORS])
+            first = [ladder.index(q) for q in self.anchors if q in ladder] if ladder is self.coarse else []
+            ask(first if len(first) == 2 else [min(n - 1, int(n * a)) for a in PROBE_ANCHORS])
         for _ in range(2 * n):
             lo, hi = -1, n  # known[lo] fits; hi is the first known misfit above it
             for j in sorted(known):
