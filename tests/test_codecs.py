@@ -287,9 +287,13 @@ def test_vvc_check_available_runs_nothing_and_failures_name_a_missing_encoder(mo
     vvc._check_backend.cache_clear()
     try:
         codec.check_available()
-        assert calls == []  # a fresh process spends no ffmpeg run before its first encode
+        assert calls == []  # the pinned binary: a fresh process spends no ffmpeg run before its first encode
         with pytest.raises(BackendUnavailable, match="no libvvenc encoder"):
             codec.encode(astronaut(32, 32), 50)
+        vvc._check_backend.cache_clear()
+        monkeypatch.setattr(vvc, "is_pinned_package", lambda: False)  # e.g. IMAGEIO_FFMPEG_EXE
+        with pytest.raises(BackendUnavailable, match="no libvvenc encoder"):
+            codec.check_available()  # any other binary is asked up front
     finally:
         vvc._check_backend.cache_clear()
 
@@ -304,6 +308,7 @@ def test_ffmpeg_binary_is_found_without_running_it(monkeypatch) -> None:
     try:
         exe = _ffmpeg.ffmpeg_exe()
         _ffmpeg.check_exe()
+        assert _ffmpeg.is_pinned_package()
     finally:
         _ffmpeg.ffmpeg_exe.cache_clear()
     assert Path(exe).is_file()

@@ -16,6 +16,7 @@ from functools import lru_cache
 from ..errors import BackendUnavailable, SggicError
 
 TIMEOUT_S = 120.0
+PINNED_IMAGEIO_FFMPEG = "0.8.1"  # pyproject.toml pins it: its parameter sets are part of the format
 _PREFIX = re.compile(r"^(\[[^\]]*\]\s*)+")  # ffmpeg's "[vvc @ 0x55...] " context tags
 
 
@@ -55,6 +56,16 @@ def _packaged_exe() -> str | None:
     except Exception:  # pragma: no cover - another imageio-ffmpeg layout
         return None
     return exe if exe and os.path.isfile(exe) and os.access(exe, os.X_OK) else None
+
+
+def is_pinned_package() -> bool:
+    """True when the binary is the one the pinned imageio-ffmpeg ships (known to have libvvenc
+    and a VVC decoder, tests/test_codecs.py), so a codec need not ask it before use."""
+    try:
+        import imageio_ffmpeg
+    except ImportError:  # pragma: no cover - depends on the install
+        return False
+    return imageio_ffmpeg.__version__ == PINNED_IMAGEIO_FFMPEG and ffmpeg_exe() == _packaged_exe()
 
 
 def check_exe() -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from .. import varint
 from ..errors import BackendUnavailable, BitstreamError, InputError, SggicError
 from . import _nal, _paramsets, _sniff
-from ._ffmpeg import FFmpegTimeout, check_exe, run_ffmpeg
+from ._ffmpeg import FFmpegTimeout, check_exe, is_pinned_package, run_ffmpeg
 from ._pixels import check_rgb, check_size, pad_edge, padded_size, rgb_to_yuv420p10, yuv420p10_to_rgb
 from .base import BaseCodec
 
@@ -358,9 +358,12 @@ class VVCCodec(BaseCodec):
         return PreparedImage(self, rgb)
 
     def check_available(self) -> None:
-        """The ffmpeg binary is there (runs nothing: whether it has libvvenc and a VVC decoder
-        is checked when a call fails, ``_run``)."""
+        """The ffmpeg binary is there; any other binary than the pinned imageio-ffmpeg's is also
+        asked (once per process) for libvvenc and a VVC decoder. The pinned one runs nothing
+        here: should it fail anyway, ``_run`` asks it then."""
         check_exe()
+        if not is_pinned_package():
+            _check_backend()
 
     def encode(self, rgb: np.ndarray, quality: int, threads: int = THREADS) -> bytes:
         """The payload; the parameter sets the decoder will rebuild are made meanwhile.
