@@ -29,6 +29,7 @@ import math
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -263,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ref", default="old", help="the mode the BD-rates are measured against")
     ap.add_argument("--cli", default="", help="instead: time fresh `sggic encode` processes at these sizes "
                     "(512x512 = the dev photos' crops, others: the first dev photo resized), e.g. 512x512,2560x1600")
-    ap.add_argument("--workdir", type=Path, default=Path("bench-encoder-inputs"), help="--cli: PNG inputs and outputs")
+    ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "sggic-bench-encoder",
+                    help="--cli: PNG inputs and outputs (inputs are made once and kept)")
     ap.add_argument("--repeat", type=int, default=1, help="--cli: runs per input")
     ap.add_argument("--tree", type=Path, help="--cli: PYTHONPATH of the sggic to time (default: this one)")
     a = ap.parse_args(argv)
