@@ -341,14 +341,18 @@ class _Search:
                 self.real_sizes([qs[j] for j in cand])
                 ratio = self._ratio(qs[cand[0]], ratio)
             c = self._best(qs)
-            if c is None:
-                if qs[0] in self.real and self.real[qs[0]][1] > self.budget:
-                    return qs, None
-                continue
-            if c + 1 >= len(qs) or (qs[c + 1] in self.real and self.real[qs[c + 1]][1] > self.budget):
+            if c is None and qs[0] in self.real and self.real[qs[0]][1] > self.budget:
+                return qs, None
+            if c is not None and (c + 1 >= len(qs)
+                                  or (qs[c + 1] in self.real and self.real[qs[c + 1]][1] > self.budget)):
                 break
-            if batch == 1 and self._probe_index(qs, self.budget / ratio) <= c:
-                break  # the corrected probe says the next step does not fit
+            if batch == 1:
+                if c is not None and self._probe_index(qs, self.budget / ratio) <= c:
+                    break  # the corrected probe says the next step does not fit
+                continue
+            merged = self._merged_round(qs, refine, ratio)  # the bracket was missed: aim at the end
+            if merged is not None:
+                return merged
         c = self._best(qs)
         if c is None:  # the probe misled every round: real encodes search the rest
             misfits = [j for j, q in enumerate(qs) if q in self.real and self.real[q][1] > self.budget]
@@ -377,6 +381,32 @@ class _Search:
                 break
             self.real_sizes([fine[j] for j in cand])
         return ladder, c + (self._best(fine) or 0)
+
+    def _merged_round(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]],
+                      ratio: float) -> tuple[list[Any], int | None] | None:
+        """After a round of real encodes that missed the coarse bracket: one round aimed at the
+        final setting, instead of a coarse round and then a refinement round.
+
+        The ratio measured in that round corrects the probes of the predicted qp's
+        refinements (whose next qp the corrected probe says does not fit); the predicted
+        setting and the one below it are encoded. The largest real file within the budget,
+        or None when neither fits (the caller's next round then searches on).
+        """
+        c = self._best(qs)
+        c2 = min(self._probe_index(qs, self.budget / ratio), _first_misfit(qs, self.real, self.budget) - 1)
+        if c is not None:
+            c2 = max(c2, c)
+        if c2 < 0:
+            return qs, None  # the smallest setting is known not to fit
+        fine = [qs[c2], *refine(qs[c2])]
+        bound = fine + qs[c2 + 1 : c2 + 2]
+        top = min(_first_misfit(bound, self.real, self.budget), len(fine))
+        k = min(self._probe_index(bound[:top], self.budget / ratio, True), top - 1)
+        ladder = qs[:c2] + fine + qs[c2 + 1 :]
+        cand = [ladder[j] for j in (c2 + k, c2 + k - 1) if j >= 0 and ladder[j] not in self.real][: self.batch]
+        self.real_sizes(cand)
+        best = self._best_real()
+        return None if best is None else ([best], 0)
 
     def _final_single(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]]) -> tuple[list[Any], int | None]:
         """Probe-guided search with one (threaded) real encode per round, for large pictures.
