@@ -1,17 +1,24 @@
 """The encoder before and after issue 13: time, budget fill, PSNR, SSIMULACRA2, BD-rate.
 
-``old`` is the rate control sggic shipped before issue 13: real libvvenc (medium) encodes
-only, one after the other, interpolation/bisection over qp 63..20, no look-ahead, no
-chroma refinement. ``new`` is ``sggic.ratecontrol.fit_rate`` as it is now (faster-preset
-size probes, two parallel real encodes per round, chroma qp offset refinements). Both
-run through ``sggic.pipeline.encode_detailed`` (semantics included when the photo has
-them) and are decoded with the default restorer.
+``old`` is the encoder sggic shipped before issue 13 (main at 22044b4's predecessor
+search): libvvenc QPA on, plain qp 63..20, real medium encodes only, one after the
+other, interpolation/bisection, no look-ahead, no chroma refinement. ``new`` is
+``sggic.ratecontrol.fit_rate`` with the codec's defaults as they are now (QPA off,
+faster-preset size probes, parallel or threaded real encodes, chroma qp offset
+refinements); ``new-qpa`` the same search with QPA on. All run through
+``sggic.pipeline.encode_detailed`` (semantics included when the photo has them) and are
+decoded with the default restorer.
 
     PYTHONPATH=. python scripts/bench_encoder.py --photos PATH/photos.tsv \\
         [--bpps 0.02,0.03,0.04,0.05] [--size 512] [--modes old,new] [--large 2560x1600,4000x3000]
 
 ``--large WxH``: one dev photo resized (Lanczos; upscaled if needed) to WxH, encoded by
 ``new`` (and ``old`` with ``--large-old``) for timing and fill only.
+
+``--cli WxH,...``: instead, the wall and CPU seconds of fresh ``sggic encode`` processes
+(what a user waits for: imports, image loading, rate control, writing) on PNG files
+written to ``--workdir``: the dev photos' centre crops at 512x512, or the first dev photo
+resized to WxH; ``--tree DIR`` runs the sggic of another checkout (e.g. the old encoder).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import math
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,10 +66,12 @@ def rate_control(mode: str) -> Iterator[None]:
     import sggic.pipeline as pipeline
 
     saved, saved_qpa = pipeline.fit_rate, vvc.QPA
-    if mode == "old":
-        pipeline.fit_rate = old_fit_rate
-    if mode == "new-noqpa":  # the new search with libvvenc's QPA off (vvc.QPA = False)
-        vvc.QPA = False
+    if mode == "old":  # the search and the settings (QPA on, plain qp) before issue 13
+        pipeline.fit_rate, vvc.QPA = old_fit_rate, True
+    elif mode == "new-qpa":  # the new search with libvvenc's QPA on
+        vvc.QPA = True
+    elif mode != "new":
+        raise SystemExit(f"unknown mode {mode!r}")
     try:
         yield
     finally:
@@ -134,9 +144,66 @@ def preset_table(images: list[Any], qps: list[int], settings: list[tuple[str, bo
               f"{bd['psnr']} | {bd['ssimulacra2']} |")
 
 
+def cli_table(sizes: list[str], bpps: list[float], photos: Path, split: str, workdir: Path,
+              repeat: int, tree: Path | None, limit: int) -> None:
+    """Fresh ``sggic encode`` processes: median wall / CPU seconds and budget fill per size and rate."""
+    import os
+    import subprocess
+
+    from PIL import Image
+
+    from sggic.bench.data import dataset_images
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    inputs: dict[str, list[Path]] = {}
+    for spec in sizes:
+        w, h = (int(v) for v in spec.lower().split("x"))
+        if (w, h) == (512, 512):
+            imgs = dataset_images(split, photos, 512)[: limit or None]
+            inputs[spec] = [workdir / f"{im.id}-512.png" for im in imgs]
+            for im, path in zip(imgs, inputs[spec]):
+                if not path.exists():
+                    Image.fromarray(im.rgb).save(path)
+        else:
+            src = dataset_images(split, photos, None)[0]
+            path = workdir / f"{src.id}-{w}x{h}.png"
+            if not path.exists():
+                img = Image.fromarray(src.rgb)
+                if img.size != (w, h):
+                    img = img.resize((w, h), Image.Resampling.LANCZOS)
+                img.save(path)
+            inputs[spec] = [path]
+    env = dict(os.environ)
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+    print(f"command: {' '.join(sys.argv)}; load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    print("| size | bpp | runs | median wall s | max wall s | median CPU s | median fill % | min fill % | max fill % |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for spec, paths in inputs.items():
+        for bpp in bpps:
+            walls, cpus, fills = [], [], []
+            for path in paths:
+                out = workdir / f"{path.stem}-{bpp}.sgc"
+                for _ in range(repeat):
+                    k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    t = time.perf_counter()
+                    subprocess.run([sys.executable, "-P", "-c", "import sys; from sggic.cli import main; sys.exit(main())",
+                                    "encode", str(path), "-o", str(out), "--bpp", str(bpp)],
+                                   env=env, check=True, capture_output=True)
+                    walls.append(time.perf_counter() - t)
+                    k1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    cpus.append(k1.ru_utime + k1.ru_stime - k0.ru_utime - k0.ru_stime)
+                w, h = Image.open(path).size
+                fills.append(100 * out.stat().st_size / math.floor(bpp * w * h / 8))
+            print(f"| {spec} | {bpp} | {len(walls)} | {statistics.median(walls):.2f} | {max(walls):.2f} | "
+                  f"{statistics.median(cpus):.2f} | {statistics.median(fills):.1f} | {min(fills):.1f} | "
+                  f"{max(fills):.1f} |", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
 def report(points: list[dict[str, Any]], large_points: list[dict[str, Any]], bpps: list[float],
-           modes: list[str], metrics: Any) -> None:
-    """The table (medians per size, rate and mode) and the BD-rates of new against old."""
+           modes: list[str], metrics: Any, ref: str = "old") -> None:
+    """The table (medians per size, rate and mode) and the BD-rates of every mode against ``ref``."""
     from sggic.bench.report import bd_rate
 
     print()
@@ -159,15 +226,15 @@ def report(points: list[dict[str, Any]], large_points: list[dict[str, Any]], bpp
                           f"{statistics.median(f):.1f} | {min(f):.1f} | {max(f):.1f} | "
                           f"{statistics.mean(ps) if ps else math.nan:.2f} | "
                           f"{statistics.mean(ss) if ss else math.nan:.2f} |")
-    for new in [m for m in modes if m != "old"] if metrics and "old" in modes else []:
+    for new in [m for m in modes if m != ref] if metrics and ref in modes else []:
         print()
-        print(f"BD-rate of {new} against old (negative = fewer bits), per photo, over the bpps above:")
+        print(f"BD-rate of {new} against {ref} (negative = fewer bits), per photo, over the bpps above:")
         for name in ("psnr", "ssimulacra2"):
             vals = []
             for img_id in sorted({p["image"] for p in points}):
                 curve = {m: [(p["rate"], p[name]) for p in points if p["image"] == img_id and p["mode"] == m]
-                         for m in ("old", new)}
-                v, _ = bd_rate(curve["old"], curve[new])
+                         for m in (ref, new)}
+                v, _ = bd_rate(curve[ref], curve[new])
                 if math.isfinite(v):
                     vals.append(v)
             if vals:
@@ -183,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="dev")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--bpps", default="0.02,0.03,0.04,0.05")
-    ap.add_argument("--modes", default="old,new", help="old, new, new-noqpa (new with QPA off)")
+    ap.add_argument("--modes", default="old,new", help="old, new, new-qpa (the new search with QPA on)")
     ap.add_argument("--limit", type=int, default=0, help="first N photos only")
     ap.add_argument("--large", default="", help="comma-separated WxH sizes for timing/fill (new only)")
     ap.add_argument("--large-old", action="store_true", help="also time the old encoder on --large")
@@ -192,17 +259,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--presets", default="", help="instead: base-layer table for these presets "
                     "(each with QPA on and off), e.g. faster,fast,medium,slow")
     ap.add_argument("--qps", default="40,44,48,52,56,60")
-    ap.add_argument("--merge", type=Path, nargs="+", help="instead: report the points of these --json files")
+    ap.add_argument("--merge", nargs="+", help="instead: report the points of these --json files; FILE=LABEL "
+                    "renames that file's modes to LABEL (e.g. a run of another checkout's script)")
+    ap.add_argument("--ref", default="old", help="the mode the BD-rates are measured against")
+    ap.add_argument("--cli", default="", help="instead: time fresh `sggic encode` processes at these sizes "
+                    "(512x512 = the dev photos' crops, others: the first dev photo resized), e.g. 512x512,2560x1600")
+    ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "sggic-bench-encoder",
+                    help="--cli: PNG inputs and outputs (inputs are made once and kept)")
+    ap.add_argument("--repeat", type=int, default=1, help="--cli: runs per input")
+    ap.add_argument("--tree", type=Path, help="--cli: PYTHONPATH of the sggic to time (default: this one)")
     a = ap.parse_args(argv)
+    if a.cli:
+        cli_table(a.cli.split(","), [float(b) for b in a.bpps.split(",")], a.photos, a.split, a.workdir,
+                  a.repeat, a.tree, a.limit)
+        return 0
     if a.merge:
         pts: list[dict[str, Any]] = []
         large: list[dict[str, Any]] = []
-        for f in a.merge:
-            d = json.loads(f.read_text())
+        for spec in a.merge:
+            f, _, label = spec.partition("=")
+            d = json.loads(Path(f).read_text())
+            for p in d["points"] + d["large"]:
+                p["mode"] = label or p["mode"]
             pts += d["points"]
             large += d["large"]
-        report(pts, large, sorted({p["bpp"] for p in pts + large}), sorted({p["mode"] for p in pts + large}, key=lambda m: (m != "old", m)),
-               any("psnr" in p for p in pts))
+        report(pts, large, sorted({p["bpp"] for p in pts + large}),
+               sorted({p["mode"] for p in pts + large}, key=lambda m: (m != a.ref, m)), any("psnr" in p for p in pts),
+               a.ref)
         return 0
     if a.presets:
         from sggic.bench.data import dataset_images as _images
@@ -266,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if a.json:
         a.json.write_text(json.dumps({"points": points, "large": large_points}, indent=1))
-    report(points, large_points, bpps, modes, bool(metrics))
+    report(points, large_points, bpps, modes, bool(metrics), a.ref)
     return 0
 
 

@@ -12,9 +12,12 @@ benchmark reports such points at their real rate).
 Two things make sggic's encoder fast and full (issue 13, numbers in docs/codecs.md):
 
 * A codec may offer a cheap *size probe* (VVC: the same settings at libvvenc's
-  ``faster`` preset, 5-6x quicker, sizes within a few percent of ``medium``). The search
-  then runs on probe sizes, and only the last step encodes for real, two settings at a
-  time in parallel (one process per core), correcting the probe by the measured ratio.
+  ``faster`` preset, 2-15x less CPU than ``medium``, sizes within 0.74-1.15x). The search
+  then runs on probe sizes (two at a time, starting at the codec's ``anchors``), and only
+  the last steps encode for real, correcting the probe by the measured ratio: small
+  pictures two settings at a time in parallel (one process per core); large ones one
+  setting at a time with ``workers`` threads, the ratio first estimated on a mosaic of the
+  picture (``probe_ratio``) so that the first real encode is usually the last.
 * A codec may offer *refinements* of a quality: settings between it and the next
   coarser step (VVC: chroma qp offsets between qp and qp - 1), searched after the coarse
   step is found, so files fill their budget more closely.
@@ -42,6 +45,12 @@ Unreachable = Literal["raise", "smallest"]
 MAX_REAL_ROUNDS = 3  # rounds of real encodes after the probe search
 GOOD_FILL = 0.96  # a real file this full ends the search
 PROBE_GROWTH = 1.13  # prior size ratio between neighbouring coarse settings (VVC qp: 1.05-1.2)
+SINGLE_PIXELS = 500_000  # from this many (base) pixels on: one encode per round with `workers` threads
+SINGLE_ROUNDS = 2  # large pictures: real encodes after which a fitting file is good enough
+SAFE = 0.985  # large pictures: aim the probe-predicted size this far below the budget
+REACH = (0.97, 1.03)  # refinement: also try the next setting if the predicted one fills < 97 % and it is predicted < 103 %
+GROWTH_RANGE = (1.04, 1.35)  # clamp for a growth measured from two probes (extrapolation)
+PROBE_ANCHORS = (0.16, 0.43)  # first probe round, unless the codec says (VVC: anchors()): ladder fractions
 REFUSED = math.inf  # the size of a setting the encoder refuses: "too large" for the search
 
 
@@ -123,6 +132,39 @@ def search_index(sizes: SizeBatch, n: int, budget: float, workers: int = 1,
     return max(fits)
 
 
+def _predict(known: dict[int, float], budget: float, lo: int, hi: int) -> int:
+    """The index strictly inside (lo, hi) whose size a log-linear model puts at ``budget``.
+
+    ``known``: sizes by index (lo fits, hi does not; -1 / len: unknown edge). Between two
+    finite sizes: interpolation; at an open edge: extrapolation from the nearest known size
+    with the growth per step measured between it and its known neighbour (clamped to
+    ``GROWTH_RANGE``; ``PROBE_GROWTH`` when there is none). Bisection when nothing applies.
+    """
+    pos = {j: math.log(s) for j, s in known.items() if 0 < s < math.inf}
+    target = math.log(budget) if budget > 0 else -math.inf
+    x: float | None = None
+    if lo in pos and hi in pos and pos[hi] > pos[lo]:
+        x = lo + (target - pos[lo]) / (pos[hi] - pos[lo]) * (hi - lo)
+    else:
+        edge = lo if lo in pos and hi not in pos else hi if hi in pos else None
+        if edge is not None:
+            side = [j for j in pos if (j < edge if edge == lo else j > edge)]
+            nb = max(side) if side and edge == lo else min(side) if side else None
+            growth = PROBE_GROWTH
+            if nb is not None and pos[edge] != pos[nb]:
+                growth = math.exp((pos[edge] - pos[nb]) / (edge - nb))
+            slope = math.log(min(max(growth, GROWTH_RANGE[0]), GROWTH_RANGE[1]))
+            x = edge + (target - pos[edge]) / slope
+    if x is None or not math.isfinite(x):
+        return (lo + hi) // 2
+    return min(max(int(math.floor(x)), lo + 1), hi - 1)
+
+
+def _first_misfit(ladder: list[Any], real: dict[Any, tuple[bytes, float]], budget: float) -> int:
+    """Index of the first setting of ``ladder`` known (by a real encode) to exceed ``budget``."""
+    return min([j for j, q in enumerate(ladder) if q in real and real[q][1] > budget], default=len(ladder))
+
+
 def _map(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list[Any]:
     if workers <= 1 or len(items) <= 1:
         return [fn(x) for x in items]
@@ -160,8 +202,21 @@ def fit_rate(
     without refinements; kept for comparisons).
     """
     workers = default_workers() if workers is None else max(1, int(workers))
-    probe_fn = codec.size_probe(rgb) if probe else None
-    s = _Search(lambda q: codec.encode(rgb, q), probe_fn, budget, file_size, workers)
+    prepare = getattr(codec, "encoder", None)  # VVC: the picture converted once, encodes with threads
+    if prepare is not None:
+        prepared = prepare(rgb)
+        probe_fn = prepared.probe if probe else None
+        batch = 1 if probe and workers > 1 and prepared.pixels >= SINGLE_PIXELS else workers
+        threads = workers if batch == 1 else 1
+        encode: Callable[[Any], bytes] = lambda q: prepared(q, threads)  # noqa: E731
+    else:
+        probe_fn, batch = (codec.size_probe(rgb) if probe else None), workers
+        encode = lambda q: codec.encode(rgb, q)  # noqa: E731
+    s = _Search(encode, probe_fn, budget, file_size, workers, batch)
+    if prepare is not None and probe:
+        s.calibrate = getattr(prepared, "probe_ratio", None)
+        anchors = getattr(prepared, "anchors", None)
+        s.anchors = tuple(anchors(budget)) if anchors is not None else ()
     refine = codec.refinements if probe else (lambda q: ())
     what = codec.name
     return s.run(list(codec.qualities()), refine, unreachable, what, pixels)
@@ -171,8 +226,12 @@ class _Search:
     """One rate search: caches of real and probe sizes, and the two-level walk."""
 
     def __init__(self, encode: Callable[[Any], bytes], probe: Callable[[Any], int] | None, budget: int,
-                 file_size: Callable[[Any, bytes], int] | None, workers: int) -> None:
+                 file_size: Callable[[Any, bytes], int] | None, workers: int, batch: int | None = None) -> None:
         self.encode, self.probe, self.budget, self.workers = encode, probe, budget, workers
+        self.batch = workers if batch is None else batch  # real encodes per round
+        self.calibrate: Callable[[Any], float] | None = None  # estimated real / probe ratio at a setting
+        self.anchors: Sequence[Any] = ()  # the coarse settings to probe first (default: PROBE_ANCHORS)
+        self.coarse: list[Any] | None = None  # the coarse ladder (the anchors belong to it)
         self.file_size = file_size or (lambda q, data: len(data))
         self.real: dict[Any, tuple[bytes, float]] = {}
         self.probed: dict[Any, float] = {}
@@ -193,7 +252,7 @@ class _Search:
 
     def real_sizes(self, qs: list[Any]) -> list[float]:
         need = [q for q in qs if q not in self.real]
-        for q, r in zip(need, _map(self._encode_one, need, self.workers)):
+        for q, r in zip(need, _map(self._encode_one, need, self.batch)):
             self.real[q] = r
         return [self.real[q][1] for q in qs]
 
@@ -240,7 +299,11 @@ class _Search:
                              f"{', '.join(UNREACHABLE_POLICIES)}")
         if self.probe is None:
             ladder, j = self._ladder(qs, refine, self.budget)
+        elif self.batch == 1:
+            self.coarse = qs
+            ladder, j = self._final_single(qs, refine)
         else:
+            self.coarse = qs
             ladder, j = self._final(qs, refine)
         if j is None:
             return self._unreachable(qs[0], unreachable, what, pixels)
@@ -251,36 +314,45 @@ class _Search:
     def _final(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]]) -> tuple[list[Any], int | None]:
         """Probe-guided search: the coarse setting first, then its refinements.
 
-        1. Probe search over ``qs`` predicts the coarse setting; real encodes of it and
-           the next larger one run in parallel. Probe sizes are then corrected by the
-           measured ratio (real / probe) and the round repeats until a real file fits and
-           the next coarse setting is known not to (usually one round: the probe's error,
-           a few percent, is below a coarse step).
+        Real encodes run in rounds of ``batch`` (``workers`` processes, or 1 process with
+        ``workers`` threads for large pictures, see ``fit_rate``).
+
+        1. The probe search over ``qs`` predicts the coarse setting; it and the next larger
+           one are encoded for real (with a batch of 1: it alone). Probe sizes are then
+           corrected by the measured ratio (real / probe) and the round repeats until a real
+           file fits and the next coarse setting is known not to (batch 1: or predicted
+           not to, by the corrected probe).
         2. Unless that file already fills ``GOOD_FILL`` of the budget, the refinements of
-           the coarse setting are probed, corrected by the ratio measured at it, and the
-           predicted one and the one below it are encoded for real, in parallel.
+           the coarse setting are probed, corrected by the ratio measured at the closest
+           real encode of that qp, and the predicted one and the one below it are encoded
+           (batch 1: the predicted one, and should it miss, the next prediction).
         Should the probe mislead every round, real encodes search what is left.
         """
-        ratio, i = 1.0, None
+        ratio, i, batch = 1.0, None, self.batch
         for _ in range(MAX_REAL_ROUNDS):
-            i = self._pick(qs, self.probe_sizes, self.budget / ratio, 1, PROBE_GROWTH)
-            i = 0 if i is None else i
+            i = self._probe_index(qs, self.budget / ratio)
             c = self._best(qs)
             if c is not None and c >= i:  # the prediction is known to fit: look above it
                 cand = [c + 1, c + 2]
             else:
                 cand = [i, i + 1]
-            cand = [j for j in cand if j < len(qs) and qs[j] not in self.real][: self.workers]
+            cand = [j for j in cand if j < len(qs) and qs[j] not in self.real][:batch]
             if cand:
                 self.real_sizes([qs[j] for j in cand])
                 ratio = self._ratio(qs[cand[0]], ratio)
             c = self._best(qs)
-            if c is None:
-                if qs[0] in self.real and self.real[qs[0]][1] > self.budget:
-                    return qs, None
-                continue
-            if c + 1 >= len(qs) or (qs[c + 1] in self.real and self.real[qs[c + 1]][1] > self.budget):
+            if c is None and qs[0] in self.real and self.real[qs[0]][1] > self.budget:
+                return qs, None
+            if c is not None and (c + 1 >= len(qs)
+                                  or (qs[c + 1] in self.real and self.real[qs[c + 1]][1] > self.budget)):
                 break
+            if batch == 1:
+                if c is not None and self._probe_index(qs, self.budget / ratio) <= c:
+                    break  # the corrected probe says the next step does not fit
+                continue
+            merged = self._merged_round(qs, refine, ratio)  # the bracket was missed: aim at the end
+            if merged is not None:
+                return merged
         c = self._best(qs)
         if c is None:  # the probe misled every round: real encodes search the rest
             misfits = [j for j, q in enumerate(qs) if q in self.real and self.real[q][1] > self.budget]
@@ -289,18 +361,141 @@ class _Search:
                 return qs, None
         fine = [qs[c], *refine(qs[c])]
         ladder = qs[:c] + fine + qs[c + 1 :]
-        if len(fine) == 1 or self.real[qs[c]][1] >= GOOD_FILL * self.budget:
+        if len(fine) == 1:
             return ladder, c
-        ratio = self._ratio(qs[c], ratio)
         bound = fine + qs[c + 1 : c + 2]  # the next coarse setting closes the bracket
-        k = self._pick(bound, lambda q: [s * ratio for s in self.probe_sizes(q)], self.budget, 1)
-        k = min(k or 0, len(fine) - 1)
-        cand = [j for j in (k, k - 1) if j > 0 and fine[j] not in self.real][: self.workers]
-        if cand:
+        for _ in range(1 if batch > 1 else 2):
+            b = self._best(fine) or 0
+            if self.real[fine[b]][1] >= GOOD_FILL * self.budget:
+                break
+            ratio = self._ratio(max(j for j, q in enumerate(fine) if q in self.real), ratio, fine)
+            misfit = min([j for j, q in enumerate(bound) if q in self.real and self.real[q][1] > self.budget],
+                         default=len(bound))
+            k = min(self._probe_index(bound[:misfit], self.budget / ratio, True), len(fine) - 1)
+            pred = [s * ratio for s in self.probe_sizes(bound[k : k + 2])]
+            if (batch > 1 and k + 1 < min(len(fine), misfit) and pred[0] < REACH[0] * self.budget
+                    and pred[1] <= REACH[1] * self.budget):
+                k += 1  # the predicted file leaves room and the next one may still fit: try both
+            cand = [j for j in (k, k - 1) if j > b and fine[j] not in self.real][:batch]
+            if not cand:
+                break
             self.real_sizes([fine[j] for j in cand])
         return ladder, c + (self._best(fine) or 0)
 
-    def _ratio(self, q: Any, default: float) -> float:
+    def _merged_round(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]],
+                      ratio: float) -> tuple[list[Any], int | None] | None:
+        """After a round of real encodes that missed the coarse bracket: one round aimed at the
+        final setting, instead of a coarse round and then a refinement round.
+
+        The ratio measured in that round corrects the probes of the predicted qp's
+        refinements (whose next qp the corrected probe says does not fit); the predicted
+        setting and the one below it are encoded. The largest real file within the budget,
+        or None when neither fits (the caller's next round then searches on).
+        """
+        c = self._best(qs)
+        c2 = min(self._probe_index(qs, self.budget / ratio), _first_misfit(qs, self.real, self.budget) - 1)
+        if c is not None:
+            c2 = max(c2, c)
+        if c2 < 0:
+            return qs, None  # the smallest setting is known not to fit
+        fine = [qs[c2], *refine(qs[c2])]
+        bound = fine + qs[c2 + 1 : c2 + 2]
+        top = min(_first_misfit(bound, self.real, self.budget), len(fine))
+        k = min(self._probe_index(bound[:top], self.budget / ratio, True), top - 1)
+        ladder = qs[:c2] + fine + qs[c2 + 1 :]
+        cand = [ladder[j] for j in (c2 + k, c2 + k - 1) if j >= 0 and ladder[j] not in self.real][: self.batch]
+        self.real_sizes(cand)
+        best = self._best_real()
+        return None if best is None else ([best], 0)
+
+    def _final_single(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]]) -> tuple[list[Any], int | None]:
+        """Probe-guided search with one (threaded) real encode per round, for large pictures.
+
+        The probe's size ratio is first estimated cheaply (``calibrate``, VVC: a mosaic of the
+        picture), so the probes predict every setting's size; each round then encodes the
+        setting predicted to be the largest within ``SAFE`` of the budget (the coarse qp the
+        corrected probe says fits, or one of its refinements) and corrects the ratio by the
+        real size. It stops at a real file that fills ``GOOD_FILL`` of the budget, or after
+        ``SINGLE_ROUNDS`` rounds with a file that fits. Only real sizes decide what fits.
+        """
+        ratio = 1.0
+        if self.calibrate is not None:
+            try:
+                ratio = self.calibrate(qs[self._probe_index(qs, self.budget)])
+            except FFmpegTimeout:
+                raise
+            except SggicError:  # only an estimate: without it the first real encode calibrates
+                ratio = 1.0
+        for _ in range(SINGLE_ROUNDS + 1):
+            c = min(self._probe_index(qs, self.budget / ratio), _first_misfit(qs, self.real, self.budget) - 1)
+            if c < 0:
+                return qs, None  # the smallest setting is known not to fit
+            fine = [qs[c], *refine(qs[c])]
+            bound = fine + qs[c + 1 : c + 2]  # the next coarse setting closes the bracket
+            top = min(_first_misfit(bound, self.real, self.budget), len(fine))
+            k = min(self._probe_index(bound[:top], SAFE * self.budget / ratio, True), top - 1)
+            untried = [j for j in range(k, top) if fine[j] not in self.real]
+            if not untried:
+                break
+            q = fine[untried[0]]
+            self.real_sizes([q])
+            ratio = self._ratio(q, ratio)
+            best = self._best_real()
+            if best is not None and (self.real[best][1] >= GOOD_FILL * self.budget
+                                     or len(self.real) >= SINGLE_ROUNDS):
+                break
+        best = self._best_real()
+        if best is None:  # every prediction missed: real encodes search the coarse settings below
+            return qs, self._pick(qs[: _first_misfit(qs, self.real, self.budget)], self.real_sizes, self.budget)
+        return [best], 0
+
+    def _best_real(self) -> Any:
+        """The setting of the largest real file within the budget (None if none)."""
+        fits = [(size, q) for q, (_, size) in self.real.items() if size <= self.budget]
+        return max(fits, key=lambda t: t[0])[1] if fits else None
+
+    def _probe_index(self, ladder: list[Any], budget: float, spread: bool = False) -> int:
+        """Index of the largest setting of ``ladder`` whose *probe* size fits ``budget`` (0 if none).
+
+        Rounds of ``workers`` parallel probes. Without probes of this ladder yet, the first
+        round asks the ``PROBE_ANCHORS``; then each round predicts the setting from a
+        log-linear size model (through the bracketing probes, or extrapolated with the
+        growth measured between two probes) and asks it and the one above it, until the
+        bracket is closed. Sizes are treated as monotone: the first misfit closes it.
+        ``spread`` (refinements, whose sizes a log-linear model fits poorly): while nothing
+        inside a wide bracket is known, ask the points at a third and two thirds of it.
+        """
+        n = len(ladder)
+        known = {i: self.probed[q] for i, q in enumerate(ladder) if q in self.probed}
+
+        def ask(idx: list[int]) -> None:
+            need = sorted({i for i in idx if 0 <= i < n and i not in known})[: max(1, self.workers)]
+            for i, size in zip(need, self.probe_sizes([ladder[i] for i in need])):
+                known[i] = size
+
+        if not known:
+            first = [ladder.index(q) for q in self.anchors if q in ladder] if ladder is self.coarse else []
+            ask(first if len(first) == 2 else [min(n - 1, int(n * a)) for a in PROBE_ANCHORS])
+        for _ in range(2 * n):
+            lo, hi = -1, n  # known[lo] fits; hi is the first known misfit above it
+            for j in sorted(known):
+                if known[j] <= budget:
+                    lo = j
+                else:
+                    hi = j
+                    break
+            if hi - lo <= 1:
+                return max(lo, 0)
+            if spread and self.workers > 1 and hi - lo > 3 and not any(lo < j < hi for j in known):
+                ask([lo + (hi - lo) // 3, lo + 2 * (hi - lo) // 3])
+                continue
+            i = _predict(known, budget, lo, hi)
+            ask([i, i + 1] if self.workers > 1 else [i])
+        return 0  # pragma: no cover - every round asks a new setting inside the bracket
+
+    def _ratio(self, q: Any, default: float, ladder: list[Any] | None = None) -> float:
+        """real / probe size at ``q`` (or at ``ladder[q]``), ``default`` if either is unusable."""
+        q = q if ladder is None else ladder[q]
         real, probe = self.real[q][1], self.probe_sizes([q])[0]
         return real / probe if math.isfinite(real) and 0 < probe < math.inf else default
 

@@ -249,6 +249,74 @@ def test_vvc_size_probe_is_close_to_the_real_payload() -> None:
         assert 0.7 < probe(q) / len(codec.encode(img, q)) < 1.4
 
 
+def test_vvc_threads_and_prepared_encodes_give_the_same_payload() -> None:
+    """Rate control encodes large pictures with libvvenc threads: the payload must not change."""
+    codec = vvc.VVCCodec()
+    img = astronaut(200, 136)
+    q = vvc.pack_quality(vvc.Settings(40, -4, False))
+    one = codec.encode(img, q)
+    assert codec.encode(img, q, threads=2) == one == codec.encoder(img)(q, 2)
+    assert np.array_equal(codec.decode(one, 200, 136, q), codec.decode_file(codec.encode_file(img, q), 200, 136))
+
+
+def test_vvc_mosaic_ratio_estimates_the_probe_error() -> None:
+    """The calibration of large pictures: medium / faster bytes on a mosaic of the picture."""
+    img = astronaut(640, 512)
+    prepared = vvc.VVCCodec().encoder(img)
+    q = vvc.pack_quality(vvc.Settings(40, 0, False))
+    whole = len(prepared(q)) / prepared.probe(q)
+    assert abs(prepared.probe_ratio(q) / whole - 1) < 0.1
+    tiles = vvc._mosaic(img, vvc.MOSAIC, vvc.TILE)
+    assert tiles.shape == (vvc.MOSAIC * vvc.TILE,) * 2 + (3,)
+    assert np.array_equal(tiles[: vvc.TILE, : vvc.TILE], img[0:128, 16:144])  # first grid centre (64, 80)
+    small = vvc._mosaic(astronaut(40, 30), 2, 64)  # a picture smaller than a tile: edge-padded
+    assert small.shape == (128, 128, 3)
+
+
+def test_vvc_check_available_runs_nothing_and_failures_name_a_missing_encoder(monkeypatch) -> None:
+    codec = vvc.VVCCodec()
+    calls = []
+
+    def fake(args, stdin, error, what):
+        calls.append(args)
+        if args[0] == "-h":
+            return b"" if args[1] == "encoder=libvvenc" else b"Decoder vvc [VVC]"  # built without libvvenc
+        raise error(f"{what}: Unknown encoder 'libvvenc'")
+
+    monkeypatch.setattr(vvc, "run_ffmpeg", fake)
+    vvc._check_backend.cache_clear()
+    try:
+        codec.check_available()
+        assert calls == []  # the pinned binary: a fresh process spends no ffmpeg run before its first encode
+        with pytest.raises(BackendUnavailable, match="no libvvenc encoder"):
+            codec.encode(astronaut(32, 32), 50)
+        vvc._check_backend.cache_clear()
+        monkeypatch.setattr(vvc, "is_pinned_package", lambda: False)  # e.g. IMAGEIO_FFMPEG_EXE
+        with pytest.raises(BackendUnavailable, match="no libvvenc encoder"):
+            codec.check_available()  # any other binary is asked up front
+    finally:
+        vvc._check_backend.cache_clear()
+
+
+def test_ffmpeg_binary_is_found_without_running_it(monkeypatch) -> None:
+    from sggic.codecs import _ffmpeg
+
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("ran a process"))
+    monkeypatch.setattr(subprocess, "check_call", lambda *a, **k: pytest.fail("ran a process"))
+    monkeypatch.delenv("IMAGEIO_FFMPEG_EXE", raising=False)
+    _ffmpeg.ffmpeg_exe.cache_clear()
+    try:
+        exe = _ffmpeg.ffmpeg_exe()
+        _ffmpeg.check_exe()
+        assert _ffmpeg.is_pinned_package()
+    finally:
+        _ffmpeg.ffmpeg_exe.cache_clear()
+    assert Path(exe).is_file()
+    monkeypatch.setattr(_ffmpeg, "ffmpeg_exe", lambda: "/nonexistent/ffmpeg")
+    with pytest.raises(BackendUnavailable, match="missing"):
+        _ffmpeg.check_exe()
+
+
 @pytest.mark.parametrize("name", ["jpeg", "webp", "vvc"])
 def test_standard_files_round_trip(name: str) -> None:
     codec = get_codec(name)

@@ -5,6 +5,7 @@ import statistics
 import numpy as np
 import pytest
 
+from sggic import ratecontrol
 from sggic.codecs import vvc
 from sggic.codecs.base import BaseCodec
 from sggic.errors import BackendUnavailable, InputError, RateError
@@ -159,6 +160,43 @@ def test_files_never_exceed_the_budget_and_fill_it(biased):
     assert statistics.median(fills) >= 0.97
 
 
+class Prepared:
+    """What VVCCodec.encoder gives rate control: encodes with threads, probes, a calibration."""
+
+    def __init__(self, codec, pixels, calibration_error):
+        self.codec, self.pixels, self.error, self.threads = codec, pixels, calibration_error, []
+        self.probe = codec.size_probe(None)
+
+    def __call__(self, quality, threads=1):
+        self.threads.append(threads)
+        return self.codec.encode(None, quality)
+
+    def probe_ratio(self, quality):  # the mosaic's estimate of real / probe, off by `error`
+        return self.error / self.codec.probe_bias(quality)
+
+
+def test_large_pictures_take_one_threaded_encode_per_round():
+    rng = random.Random(11)
+    fills, reals = [], []
+    for _ in range(300):
+        codec = _random_codec(rng, True)
+        prepared = Prepared(codec, ratecontrol.SINGLE_PIXELS, rng.uniform(0.975, 1.025))
+        codec.encoder = lambda rgb, p=prepared: p
+        budget = int(rng.uniform(codec.sizes[0] + 10, codec.sizes[-1]))
+        r = _fit(codec, budget, workers=2)
+        assert r.file_bytes <= budget and r.file_bytes == codec.size(r.quality) + 10
+        assert set(prepared.threads) == {2}  # one encode at a time, with both workers as threads
+        fills.append(r.file_bytes / budget)
+        reals.append(r.tries)
+    assert statistics.median(fills) >= 0.96
+    assert statistics.mean(reals) <= 2 and max(reals) <= 4
+    small = FakeCodec([int(40 * 1.1**i) for i in range(44)], probe_bias=lambda q: 1.0)
+    prepared = Prepared(small, ratecontrol.SINGLE_PIXELS - 1, 1.0)
+    small.encoder = lambda rgb: prepared
+    _fit(small, 500, workers=2)
+    assert set(prepared.threads) == {1}  # small pictures: parallel single-threaded encodes
+
+
 def test_probe_saves_real_encodes():
     rng = random.Random(3)
     codec = _random_codec(rng, True)
@@ -185,11 +223,16 @@ def test_vvc_quality_packing_round_trips():
     for bad_settings in (S(64), S(30, 1), S(30, -13)):
         with pytest.raises(InputError):
             vvc.pack_quality(bad_settings)
-    refs = vvc.VVCCodec().refinements(50)
-    assert [vvc.unpack_quality(q) for q in refs] == [S(50, -k, True) for k in vvc.CHROMA_STEPS]
-    assert vvc.VVCCodec().refinements(refs[0]) == ()
-    assert vvc.VVCCodec().refinements(vvc.QP_MIN) == ()  # the top of qualities(): no next step
-    assert list(vvc.VVCCodec().qualities()) == list(range(63, 19, -1))  # plain qp, as before
+    codec = vvc.VVCCodec()
+    for qpa in (True, False):  # refinements keep the quality's QPA
+        refs = codec.refinements(vvc.pack_quality(S(50, 0, qpa)))
+        assert [vvc.unpack_quality(q) for q in refs] == [S(50, -k, qpa) for k in vvc.CHROMA_STEPS]
+        assert codec.refinements(refs[0]) == ()
+        assert codec.refinements(vvc.pack_quality(S(vvc.QP_MIN, 0, qpa))) == ()  # the top: no next step
+    # sggic's steps: qp 63..20 with QPA off (the default since issue 13: packed qualities)
+    assert vvc.QPA is False
+    assert [vvc.unpack_quality(q) for q in codec.qualities()] == [S(qp, 0, False) for qp in range(63, 19, -1)]
+    assert list(codec.file_qualities()) == list(range(63, 19, -1))  # a user's plain-qp stream (the bench)
 
 
 @pytest.mark.parametrize("bpp", [0, -0.1, math.nan, 9, "0.03"])

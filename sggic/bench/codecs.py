@@ -113,7 +113,8 @@ class StandardFile(FileCodec):
 
         self.name, self.description, self.counted = name, description, counted
         self._codec = get_codec(name)
-        self.qualities = tuple(self._codec.qualities())
+        # the standard file a user makes (VVC: plain qp, libvvenc's defaults), not sggic's own steps
+        self.qualities = tuple(getattr(self._codec, "file_qualities", self._codec.qualities)())
 
     def check(self) -> None:
         self._codec.check_available()

@@ -11,15 +11,17 @@ stores the real ones otherwise (see docs/codecs.md, "VVC payload").
 
 from __future__ import annotations
 
+import math
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
 from .. import varint
-from ..errors import BackendUnavailable, BitstreamError, InputError
+from ..errors import BackendUnavailable, BitstreamError, InputError, SggicError
 from . import _nal, _paramsets, _sniff
-from ._ffmpeg import run_ffmpeg
+from ._ffmpeg import FFmpegTimeout, check_exe, is_pinned_package, run_ffmpeg
 from ._pixels import check_rgb, check_size, pad_edge, padded_size, rgb_to_yuv420p10, yuv420p10_to_rgb
 from .base import BaseCodec
 
@@ -51,8 +53,10 @@ SLOTS_PER_QP = CHROMA_MAX + (CHROMA_MAX + 1)
 PACKED_BASE = 64
 QUALITY_MAX = PACKED_BASE + SLOTS_PER_QP * (QP_MAX + 1) - 1
 CHROMA_STEPS = (1, 2, 4, 6, 9, 12)  # refinements rate control tries between qp and qp - 1
+ANCHOR_OFFSETS = (4, -5)  # rate control's first two probes: qp this far from the prior's guess
+MOSAIC, TILE = 4, 128  # rate control's calibration picture for large images: 4x4 tiles of 128x128
 PROBE_PRESET = "faster"  # rate control's size probe: ~5x less CPU than medium, sizes within ~20 %
-QPA = False  # libvvenc's perceptual QP adaptation in the files the encoder writes (see docs/codecs.md)
+QPA = False  # libvvenc's perceptual QP adaptation in the files the encoder writes: off (docs/codecs.md)
 
 
 class Settings(NamedTuple):
@@ -89,7 +93,8 @@ def qp_of_quality(quality: int) -> int:
     return unpack_quality(int(quality)).qp
 
 
-def encoder_args(width: int, height: int, settings: Settings, preset: str = PRESET) -> list[str]:
+def encoder_args(width: int, height: int, settings: Settings, preset: str = PRESET,
+                 threads: int = THREADS) -> list[str]:
     """The ffmpeg arguments of every libvvenc encode (sggic's base layer, the parameter-set
     templates, the rate-control probe and the bench's baseline).
 
@@ -103,7 +108,7 @@ def encoder_args(width: int, height: int, settings: Settings, preset: str = PRES
         extra += ["-vvenc-params", f"CbQpOffset={chroma}:CrQpOffset={chroma}"]
     return [
         "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-s", f"{width}x{height}", "-i", "-",
-        "-threads", str(THREADS), "-c:v", "libvvenc", "-preset", preset, "-qp", str(qp), *extra,
+        "-threads", str(threads), "-c:v", "libvvenc", "-preset", preset, "-qp", str(qp), *extra,
         "-frames:v", "1", "-f", "vvc", "-",
     ]  # fmt: skip
 
@@ -120,15 +125,29 @@ def decoder_args(width: int, height: int) -> list[str]:
             "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-"]  # fmt: skip
 
 
-def _encode_stream(yuv: bytes, width: int, height: int, settings: Settings, preset: str) -> bytes:
+def _run(args: list[str], stdin: bytes, error: type[SggicError], what: str) -> bytes:
+    """run_ffmpeg; when it fails (not by timeout), first rule out an ffmpeg without libvvenc or
+    a VVC decoder, which would otherwise read as a bad payload (checked only then: a fresh
+    process runs no capability probe before its first encode or decode)."""
+    try:
+        return run_ffmpeg(args, stdin, error, what)
+    except FFmpegTimeout:
+        raise
+    except SggicError:
+        _check_backend()
+        raise
+
+
+def _encode_stream(yuv: bytes, width: int, height: int, settings: Settings, preset: str,
+                   threads: int = THREADS) -> bytes:
     # inputs are validated before this point, so a failure here is the backend's
-    return run_ffmpeg(encoder_args(width, height, settings, preset), yuv, BackendUnavailable, "libvvenc failed")
+    return _run(encoder_args(width, height, settings, preset, threads), yuv, BackendUnavailable, "libvvenc failed")
 
 
 def decode_stream(stream: bytes, width: int, height: int, what: str = "corrupt VVC payload") -> np.ndarray:
     """RGB pixels of an Annex-B stream coding a ``padded_size(width, height)`` picture, cropped."""
     pw, ph = padded_size(width, height, PAD_MULTIPLE, MIN_SIZE)
-    raw = run_ffmpeg(decoder_args(pw, ph), stream, BitstreamError, what)
+    raw = _run(decoder_args(pw, ph), stream, BitstreamError, what)
     expected = pw * ph * 3 // 2 * 2
     if len(raw) != expected:
         raise BitstreamError(f"{what}: decoded {len(raw)} bytes, expected {expected}")
@@ -224,6 +243,75 @@ def _slices_only(stream: bytes) -> list[bytes]:
     return [n for n in _nal.split_annexb(stream) if _nal.nal_type(n) not in _nal.DROPPABLE | _nal.PARAMETER_SETS]
 
 
+class PreparedImage:
+    """One picture, padded and converted to 10-bit 4:2:0 once, for the encodes of a rate search."""
+
+    def __init__(self, codec: "VVCCodec", rgb: np.ndarray) -> None:
+        img = check_rgb(rgb)
+        h, w = img.shape[:2]
+        self.preset = codec.preset
+        self.pw, self.ph = padded_size(w, h, PAD_MULTIPLE, MIN_SIZE)
+        self.pixels = self.pw * self.ph
+        self.yuv = rgb_to_yuv420p10(pad_edge(img, self.pw, self.ph))
+        self._img = img
+
+    def __call__(self, quality: int, threads: int = THREADS) -> bytes:
+        """The payload at ``quality`` (as ``VVCCodec.encode``); ``threads`` does not change it."""
+        settings = _check_quality(quality, InputError)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # a tiny 16x16 encode beside the real one
+            sets = pool.submit(decoder_parameter_sets, self.pw, self.ph, int(quality), self.preset)
+            stream = _encode_stream(self.yuv, self.pw, self.ph, settings, self.preset, threads)
+            return VVCCodec._compact(stream, sets.result())
+
+    def probe(self, quality: int) -> int:
+        """Payload bytes at ``quality``, estimated with libvvenc's ``faster`` preset."""
+        settings = _check_quality(quality, InputError)
+        return len(pack_nals(_slices_only(_encode_stream(self.yuv, self.pw, self.ph, settings, PROBE_PRESET))))
+
+    def anchors(self, budget: int) -> tuple[int, int]:
+        """The two qualities rate control probes first: around the qp a prior puts ``budget`` at.
+
+        Prior (QPA off, the dev photos' 512x512 crops at 0.02-0.05 bpp): the chosen qp is
+        about 29.7 - 5.3 log2(budget bits per base pixel), photos spreading -10..+4 qp.
+        """
+        bits = max(budget, 1) * 8 / self.pixels
+        guess = 29.7 - 5.3 * math.log2(bits)
+        qps = [min(max(round(guess + d), QP_MIN), QP_MAX) for d in ANCHOR_OFFSETS]
+        return pack_quality(Settings(qps[0], 0, QPA)), pack_quality(Settings(qps[1], 0, QPA))
+
+    def probe_ratio(self, quality: int) -> float:
+        """Estimated real / probe size at ``quality``, measured on a mosaic of the picture.
+
+        The mosaic (``MOSAIC`` x ``MOSAIC`` tiles of ``TILE`` pixels, spread evenly over the
+        picture) is coded with the real preset and the probe's, in parallel. On the dev
+        photos' half-resolution bases (960x640 to 1280x800) its ratio was within 2.5 % of
+        the whole picture's, against 0.75-1.15 between photos (docs/codecs.md).
+        """
+        settings = _check_quality(quality, InputError)
+        tiles = _mosaic(self._img, MOSAIC, TILE)
+        yuv = rgb_to_yuv420p10(tiles)
+        side = MOSAIC * TILE
+
+        def size(preset: str) -> int:
+            return len(pack_nals(_slices_only(_encode_stream(yuv, side, side, settings, preset))))
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            real, probe = pool.map(size, (self.preset, PROBE_PRESET))
+        return real / probe if real > 0 and probe > 0 else 1.0
+
+
+def _mosaic(img: np.ndarray, n: int, tile: int) -> np.ndarray:
+    """``n`` x ``n`` tiles of ``tile`` pixels taken at the centres of an n x n grid over ``img``."""
+    h, w = img.shape[:2]
+    out = np.empty((n * tile, n * tile, 3), np.uint8)
+    for a in range(n):
+        for b in range(n):
+            y = min(max(int((a + 0.5) * h / n - tile / 2), 0), max(h - tile, 0))
+            x = min(max(int((b + 0.5) * w / n - tile / 2), 0), max(w - tile, 0))
+            out[a * tile : (a + 1) * tile, b * tile : (b + 1) * tile] = pad_edge(img[y : y + tile, x : x + tile], tile, tile)
+    return out
+
+
 class VVCCodec(BaseCodec):
     """libvvenc intra coding at a fixed qp (and chroma offset); 10-bit 4:2:0, colour conversion in numpy."""
 
@@ -239,7 +327,13 @@ class VVCCodec(BaseCodec):
         self.preset = preset
 
     def qualities(self) -> Sequence[int]:
+        """sggic's coarse steps: qp 63..20 with QPA as ``vvc.QPA`` (off: packed qualities)."""
         return tuple(pack_quality(Settings(qp, 0, QPA)) for qp in range(QP_MAX, QP_MIN - 1, -1))
+
+    def file_qualities(self) -> Sequence[int]:
+        """The standard stream a user makes (``ffmpeg -c:v libvvenc -qp Q``: libvvenc's
+        defaults, QPA on): plain qp 63..20. The benchmark's VVC baselines use these."""
+        return tuple(range(QP_MAX, QP_MIN - 1, -1))
 
     def writes_quality(self, quality: int) -> bool:
         """A plain qp in QP_MIN..QP_MAX, or packed settings whose qp is in that range."""
@@ -257,24 +351,27 @@ class VVCCodec(BaseCodec):
 
     def size_probe(self, rgb: np.ndarray) -> Callable[[int], int]:
         """Payload bytes at a quality, estimated with libvvenc's ``faster`` preset."""
-        img = check_rgb(rgb)
-        h, w = img.shape[:2]
-        pw, ph = padded_size(w, h, PAD_MULTIPLE, MIN_SIZE)
-        yuv = rgb_to_yuv420p10(pad_edge(img, pw, ph))
+        return self.encoder(rgb).probe
 
-        def probe(quality: int) -> int:
-            settings = _check_quality(quality, InputError)
-            return len(pack_nals(_slices_only(_encode_stream(yuv, pw, ph, settings, PROBE_PRESET))))
-
-        return probe
+    def encoder(self, rgb: np.ndarray) -> "PreparedImage":
+        """``rgb`` converted once for many encodes (rate control): payloads and probes."""
+        return PreparedImage(self, rgb)
 
     def check_available(self) -> None:
-        _check_backend()
+        """The ffmpeg binary is there; any other binary than the pinned imageio-ffmpeg's is also
+        asked (once per process) for libvvenc and a VVC decoder. The pinned one runs nothing
+        here: should it fail anyway, ``_run`` asks it then."""
+        check_exe()
+        if not is_pinned_package():
+            _check_backend()
 
-    def encode(self, rgb: np.ndarray, quality: int) -> bytes:
-        img = check_rgb(rgb)
-        h, w = img.shape[:2]
-        return self.compact(self.encode_file(img, quality), w, h, int(quality))
+    def encode(self, rgb: np.ndarray, quality: int, threads: int = THREADS) -> bytes:
+        """The payload; the parameter sets the decoder will rebuild are made meanwhile.
+
+        ``threads``: libvvenc threads (the stream is identical for any count, tested).
+        """
+        _check_quality(quality, InputError)
+        return self.encoder(rgb)(quality, threads)
 
     def encode_file(self, rgb: np.ndarray, quality: int) -> bytes:
         """The plain .266 stream libvvenc writes for the padded image (parameter sets included)."""
@@ -292,11 +389,16 @@ class VVCCodec(BaseCodec):
         """The payload for a stream: drop AUD/SEI, drop parameter sets the decoder rebuilds."""
         _check_quality(quality, InputError)
         pw, ph = padded_size(width, height, PAD_MULTIPLE, MIN_SIZE)
+        return self._compact(stream, decoder_parameter_sets(pw, ph, int(quality), self.preset))
+
+    @staticmethod
+    def _compact(stream: bytes, rebuilt: tuple[bytes, ...]) -> bytes:
+        """Drop AUD/SEI, and the parameter sets when ``rebuilt`` (the decoder's) equals them."""
         nals = [n for n in _nal.split_annexb(stream) if _nal.nal_type(n) not in _nal.DROPPABLE]
         sets = tuple(n for n in nals if _nal.nal_type(n) in _nal.PARAMETER_SETS)
         rest = [n for n in nals if _nal.nal_type(n) not in _nal.PARAMETER_SETS]
         has_sps = any(_nal.nal_type(n) == _nal.SPS for n in sets)
-        if has_sps and sets == template_parameter_sets(pw, ph, int(quality), self.preset):
+        if has_sps and sets == rebuilt:
             return pack_nals(rest)
         return pack_nals(nals)  # fallback: the decoder could not rebuild them, keep them
 
