@@ -524,9 +524,11 @@ def test_quality_outside_what_the_encoder_writes(codec_id, quality):
 def test_quality_source_of_truth_is_the_codec():
     vvc = get_codec("vvc")
     lowest = min(vvc.file_qualities())  # plain qp 20 (sggic's own steps are packed since QPA went off)
-    with pytest.raises(BitstreamError):
+    with pytest.raises(BitstreamError, match="a qp in 20..63, or packed settings"):
         limits.check_quality(vvc, lowest - 1)
     limits.check_quality(vvc, lowest)
+    with pytest.raises(BitstreamError, match=r"quality 96 is not one this codec writes: 1\.\.95"):
+        limits.check_quality(get_codec("jpeg"), 96)
 
 
 # ------------------------------------------------------------------ budgets in a real process
