@@ -4,7 +4,8 @@
     .venv/bin/python scripts/train_generative.py --photos data/photos.tsv --blend-max 6 \
         --out runs/g2-band-a6 --export runs/g2-band-a6/export.safetensors      # the shipped v2 (then copied)
 
-(v1, ``generative-1``, was trained by this script as of git commit 22044b4.)
+(v1, ``generative-1``, was trained by this script as of git commit 22044b4, whose
+``sggic.training.data.read_photos`` listed the photos sorted by id.)
 
 1. Bases: the ``train`` photos of --photos (never ``dev``), short side 512, centre crop,
    downsampled 2x and coded by our VVC base layer at ``distill.BASE_QPS`` with QPA off
@@ -12,8 +13,10 @@
 2. Teacher: Real-ESRGAN x4plus (``--restorer realesrgan``) on --teacher-crops seeded
    128x128 crops of each fitted photo's base at each --teacher-qps (cached under
    --teacher-cache; the slow part: ~2.5 s per crop on 2 idle cores, 25-40 s on the shared machine).
-3. Hold-out: the train photos ``sorted(ids)[::7]`` are kept out of training and decide the
-   default strength (``distill.choose_strength``).
+3. Hold-out: every 7th train photo in the photo list's order (``training.script.holdout_split``:
+   ColdRipple, Dragonfly, Blinds, YellowFlower) is kept out of training and decides the
+   default strength (``distill.choose_strength``). v1 held out ``sorted(ids)[::7]`` (Aqua,
+   FallenLeaf, Wood, sunset) and was trained on these four (docs/restorer-generative.md).
 4. Train --steps steps from v1's weights (--init) with --loss (band: low band to the
    original, high band to the target ``o + blend_max s (t - o)``) and --seed / --threads
    (determinism needs the same count), then score --calib-strengths on the hold-out
