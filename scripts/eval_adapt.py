@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The done-when table of content-adaptive decoding (issue 11), on the dev photos.
 
-    PYTHONPATH=. .venv/bin/python scripts/eval_adapt.py [--restorer standin-blend] [--cost]
+    PYTHONPATH=. .venv/bin/python scripts/eval_adapt.py [--restorer generative] [--cost]
 
 Samples come from the label cache (sggic/adapt/labels.py; ``sggic train-adapt`` and this
 script build what is missing): each dev photo's 512x512 test image coded at 0.02, 0.03
@@ -146,7 +146,7 @@ def cost(reps: int = 5) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--restorer", default="standin-blend")
+    ap.add_argument("--restorer", default="generative")
     ap.add_argument("--model", default=None, help="model file (default: the shipped one for --restorer)")
     ap.add_argument("--cache", default="runs/adapt-cache")
     ap.add_argument("--rates", default="0.02,0.03,0.05")

@@ -159,8 +159,9 @@ def add_parser(sub: Any) -> None:
     t = sub.add_parser("train-adapt", help="train the offline content-adaptive strength model (docs/adapt.md)",
                        description="Grid-search labels on the train photos (cached), then train the paper's MLP. "
                                    "Reproduces sggic/weights/adapt-<restorer>.safetensors.")
-    t.add_argument("--restorer", default=NAME,
-                   help=f"a restorer with a strength knob (default {NAME}, the stand-in for generative)")
+    t.add_argument("--restorer", default="generative",
+                   help=f"a restorer with a strength knob (default generative, the default restorer; "
+                        f"{NAME}: the blend stand-in the first model was built on)")
     t.add_argument("-o", "--output", default=None,
                    help="model file (default: sggic/weights/adapt-<restorer>.safetensors)")
     t.add_argument("--crops", default=str(WHOLE),
