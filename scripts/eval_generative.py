@@ -103,10 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sggic.bench.codecs import budget_for, get_bench_codec, search
 
-    from sggic.codecs.vvc import QP_MAX, QP_MIN
-
     half_codec = get_bench_codec("vvc-half+bicubic")
-    STANDARD_QPS = tuple(range(QP_MAX, QP_MIN - 1, -1))  # plain qps: libvvenc's standard settings, QPA on
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     skip = set(filter(None, args.skip.split(",")))
@@ -132,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             sg = sg_path.read_bytes()
             if not bl_path.exists():
                 budget = budget_for(rate, 512, 512)
-                q, data, above, _ = search(lambda q: half_codec.encode_file(refs[ph.id], q), STANDARD_QPS, budget)
+                q, data, above, _ = search(lambda q: half_codec.encode_file(refs[ph.id], q),
+                                           half_codec.qualities, budget)  # plain qps: libvvenc's standard settings
                 if above:
                     raise SystemExit(f"baseline for {ph.id} at {rate}: {len(data)} bytes, qp {q}")
                 bl_path.write_bytes(data)

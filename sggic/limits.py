@@ -81,8 +81,5 @@ def check_quality(codec: object, quality: int) -> None:
     """The header's quality must be one the codec's encoder writes (``writes_quality``)."""
     if not codec.writes_quality(quality):  # type: ignore[attr-defined]
         name = getattr(codec, "name", "?")
-        what = getattr(codec, "quality_description", None)
-        if what is None:
-            qualities = codec.qualities()  # type: ignore[attr-defined]
-            what = f"{min(qualities)}..{max(qualities)}"
+        what = codec.quality_description  # type: ignore[attr-defined]
         raise BitstreamError(f"corrupt .sgc header ({name} quality {quality} is not one this codec writes: {what})")

@@ -114,7 +114,7 @@ class StandardFile(FileCodec):
         self.name, self.description, self.counted = name, description, counted
         self._codec = get_codec(name)
         # the standard file a user makes (VVC: plain qp, libvvenc's defaults), not sggic's own steps
-        self.qualities = tuple(getattr(self._codec, "file_qualities", self._codec.qualities)())
+        self.qualities = tuple(self._codec.file_qualities())
 
     def check(self) -> None:
         self._codec.check_available()

@@ -31,7 +31,7 @@ class BaseCodec(Component, ABC):
     * built by the registry (:data:`sggic.codecs.CODECS`) as ``Cls.from_config(config)``.
     * ``encode_file(rgb, quality) -> bytes`` / ``decode_file(data, width, height)``: the
       codec's standard file as its own tools write it (no template stripping), for the
-      benchmark's baselines.
+      benchmark's baselines, at ``file_qualities()`` (default: ``qualities()``).
     * Rate-control hooks (optional): ``size_probe(rgb)`` returns a cheap estimator of
       the payload size at a quality (or None); ``refinements(quality)`` lists settings
       between ``quality`` and the next entry of ``qualities()``, smallest file first.
@@ -63,10 +63,21 @@ class BaseCodec(Component, ABC):
     def decode_file(self, data: bytes, width: int, height: int) -> np.ndarray:
         raise NotImplementedError(f"{self.name} reads no standard file")
 
+    def file_qualities(self) -> Sequence[int]:
+        """The settings of the standard file a user makes with the codec's own tools
+        (smallest file first); the same as ``qualities()`` unless the codec says otherwise."""
+        return self.qualities()
+
     def writes_quality(self, quality: int) -> bool:
         """Whether this codec's encoder can write ``quality`` in a header; the decoder
         refuses any other value (a format has one encoding per file)."""
         return quality in self.qualities()
+
+    @property
+    def quality_description(self) -> str:
+        """What ``writes_quality`` accepts, for error messages."""
+        q = self.qualities()
+        return f"{min(q)}..{max(q)}"
 
     def size_probe(self, rgb: np.ndarray) -> Callable[[int], int] | None:
         return None

@@ -335,7 +335,9 @@ class VVCCodec(BaseCodec):
         defaults, QPA on): plain qp 63..20. The benchmark's VVC baselines use these."""
         return tuple(range(QP_MAX, QP_MIN - 1, -1))
 
-    quality_description = f"a qp in {QP_MIN}..{QP_MAX}, or packed settings with such a qp (docs/codecs.md)"
+    @property
+    def quality_description(self) -> str:
+        return f"a qp in {QP_MIN}..{QP_MAX}, or packed settings with such a qp (docs/codecs.md)"
 
     def writes_quality(self, quality: int) -> bool:
         """A plain qp in QP_MIN..QP_MAX, or packed settings whose qp is in that range."""
