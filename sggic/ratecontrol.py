@@ -355,8 +355,7 @@ class _Search:
                 return merged
         c = self._best(qs)
         if c is None:  # the probe misled every round: real encodes search the rest
-            misfits = [j for j, q in enumerate(qs) if q in self.real and self.real[q][1] > self.budget]
-            c = self._pick(qs[: min(misfits) if misfits else len(qs)], self.real_sizes, self.budget)
+            c = self._pick(qs[: _first_misfit(qs, self.real, self.budget)], self.real_sizes, self.budget)
             if c is None:
                 return qs, None
         fine = [qs[c], *refine(qs[c])]
@@ -368,9 +367,8 @@ class _Search:
             b = self._best(fine) or 0
             if self.real[fine[b]][1] >= GOOD_FILL * self.budget:
                 break
-            ratio = self._ratio(max(j for j, q in enumerate(fine) if q in self.real), ratio, fine)
-            misfit = min([j for j, q in enumerate(bound) if q in self.real and self.real[q][1] > self.budget],
-                         default=len(bound))
+            ratio = self._ratio([q for q in fine if q in self.real][-1], ratio)
+            misfit = _first_misfit(bound, self.real, self.budget)
             k = min(self._probe_index(bound[:misfit], self.budget / ratio, True), len(fine) - 1)
             pred = [s * ratio for s in self.probe_sizes(bound[k : k + 2])]
             if (batch > 1 and k + 1 < min(len(fine), misfit) and pred[0] < REACH[0] * self.budget
@@ -493,9 +491,8 @@ class _Search:
             ask([i, i + 1] if self.workers > 1 else [i])
         return 0  # pragma: no cover - every round asks a new setting inside the bracket
 
-    def _ratio(self, q: Any, default: float, ladder: list[Any] | None = None) -> float:
-        """real / probe size at ``q`` (or at ``ladder[q]``), ``default`` if either is unusable."""
-        q = q if ladder is None else ladder[q]
+    def _ratio(self, q: Any, default: float) -> float:
+        """real / probe size at ``q``, ``default`` if either is unusable."""
         real, probe = self.real[q][1], self.probe_sizes([q])[0]
         return real / probe if math.isfinite(real) and 0 < probe < math.inf else default
 

@@ -4,7 +4,8 @@ A sample is one photo of the list (``data/photos.tsv``), one rate, one window. F
 the expensive part is done once and cached (``<cache>/<restorer>/<photo>-c<crop>-r<rate>``):
 encode the photo's 512x512 test image (the paper's preprocessing) with the VVC base at
 the rate, decode the base (256x256), cut a window of the base (``CROPS``: its origin and
-size; crop ``WHOLE`` is the whole base, i.e. the whole picture a user sees), restore the window at every grid strength (the stand-in
+size; crop ``WHOLE`` is the whole base, i.e. the whole picture a user sees), restore the
+window at every grid strength (the stand-in
 ``standin-blend`` stores only its two ends and blends them for any strength), then score
 every grid strength against the matching 256x256 window of the original. Grid searches
 and training then cost nothing.
@@ -12,8 +13,8 @@ and training then cost nothing.
 A cached sample is used only if it was made by the same encoder settings and the same
 restorer weights (``provenance``); otherwise it is rebuilt.
 
-Why windows (crops 0 and 1): Real-ESRGAN (the stand-in's generative end) costs about 45 s per 128x128
-base on the shared 2-core machine and 166 s for a whole 256x256 base (measured with the
+Why windows (crops 0 and 1): Real-ESRGAN (the stand-in's generative end) costs about 45 s
+per 128x128 base on the shared 2-core machine and 166 s for a whole 256x256 base (measured with the
 scores); a window keeps labels for every train photo and rate affordable. The features
 of a sample are those the decoder would compute for the whole file: on the whole base
 (BRISQUE and NIQE of a 128x128 window differ a lot from the whole base's: NIQE needs
@@ -141,7 +142,7 @@ def _restorer(name: str, config: RunConfig):  # type: ignore[no-untyped-def]
 
 
 def build_sample(key: SampleKey, restorer: str, cache_dir: Path, config: RunConfig | None = None,
-                 tsv: str | os.PathLike | None = None) -> Path:
+                 tsv: str | os.PathLike | None = None, want: dict[str, object] | None = None) -> Path:
     """Encode, decode, restore and score one sample unless its cache file exists; returns the path."""
     from ..metrics.registry import get_metric
     from ..pipeline import decode_detailed, encode_detailed
@@ -151,7 +152,7 @@ def build_sample(key: SampleKey, restorer: str, cache_dir: Path, config: RunConf
     cfg = config or DEFAULT_CONFIG
     out_dir = cache_dir / restorer
     npz = out_dir / f"{key.stem}.npz"
-    want = provenance(restorer)
+    want = provenance(restorer) if want is None else want  # ``prepare`` computes it once for all keys
     if npz.is_file() and _is_current(npz, want):
         return npz
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -222,12 +223,13 @@ def prepare(keys: list[SampleKey], restorer: str, cache_dir: Path | None = None,
     import time
 
     cdir = cache_dir or default_cache_dir()
+    want = provenance(restorer)
     out = []
     for i, k in enumerate(keys):
         npz = cdir / restorer / f"{k.stem}.npz"
-        fresh = not (npz.is_file() and _is_current(npz, provenance(restorer)))
+        fresh = not (npz.is_file() and _is_current(npz, want))
         t = time.perf_counter()
-        path = build_sample(k, restorer, cdir, config, tsv)
+        path = build_sample(k, restorer, cdir, config, tsv, want)
         if fresh:
             log(f"[{i + 1}/{len(keys)}] {k.stem}: {time.perf_counter() - t:.1f} s")
         out.append(load_sample(path))

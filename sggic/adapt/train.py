@@ -144,7 +144,8 @@ def train_strength(samples: Sequence[Any], restorer: str, command: str, lam: flo
     meta = {"restorer": restorer, "restorer_weights_sha256": restorer_fingerprint(restorer),
             "photos": photos, "split": "train", "samples": [s.key.stem for s in samples],
             "target": f"ssimulacra2 - {L.BRISQUE_WEIGHT} * brisque", "grid": list(L.STRENGTH_GRID),
-            "windows": {str(c): L.CROPS[c] for c in sorted({s.key.crop for s in samples})}, "command": command, "epochs": epochs, "seed": seed,
+            "windows": {str(c): L.CROPS[c] for c in sorted({s.key.crop for s in samples})},
+            "command": command, "epochs": epochs, "seed": seed,
             "best_fixed_strength_train": best_fixed_strength(samples)}
     return train_heads(OFFLINE_FEATURES, rows, {"strength": y}, {"strength": (0.0, 1.0)},
                        {"strength": lam}, epochs, seed, meta)

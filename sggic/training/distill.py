@@ -105,8 +105,8 @@ class DistillSampler:
     """Random aligned (base crop, blended target crop, (qp, s)) batches with the 8 dihedral turns.
 
     Target: ``o + blend_max * s * (t - o)`` (clipped to [0, 1] when ``blend_max != 1``):
-    ``blend_max = 1`` is v1 (``s = 1`` is the teacher), ``2`` is v2 (``s = 1`` doubles the
-    teacher's difference to the original). ``with_orig``: the target gets the original
+    ``blend_max = 1`` is v1 (``s = 1`` is the teacher); v2 ships ``6`` (``s = 1`` is six
+    times the teacher's difference to the original). ``with_orig``: the target gets the original
     crop as channels 3-5. ``blend_clip`` > 0: the amplified difference ``blend_max s (t - o)``
     is clipped to +-``blend_clip`` per value (tried against edge halos).
 
