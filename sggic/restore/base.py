@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Sequence, TypeVar
 
 import numpy as np
 
 from ..component import Component
+from ..config import DEFAULT_CONFIG, RunConfig
 
 
 @dataclass(frozen=True)
@@ -85,3 +86,21 @@ class Restorer(Component, ABC):
         """Extra lines for ``decode -v`` about the last restore/refine (what it did, per-stage
         times); none by default."""
         return []
+
+
+T = TypeVar("T", bound="CPUThreadsRestorer")
+
+
+class CPUThreadsRestorer(Restorer):
+    """A restorer that always runs on the CPU and takes ``threads`` in its constructor:
+    built with ``config.threads`` (default 2)."""
+
+    def __init__(self, threads: int = 2) -> None:
+        self.threads = int(threads)
+
+    @classmethod
+    def from_config(cls: type[T], config: RunConfig | None = None) -> T:
+        cfg = config or DEFAULT_CONFIG
+        r = cls(threads=cfg.threads or 2)
+        r.config = cfg
+        return r

@@ -32,10 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from sggic.config import DEFAULT_CONFIG as DEFAULT_RUN_CONFIG
-from sggic.config import RunConfig
 from sggic.errors import BackendUnavailable, InputError, MissingWeights
-from sggic.restore.base import RestoreContext, Restorer
+from sggic.restore.base import CPUThreadsRestorer, RestoreContext
 from sggic.restore.bicubic import bicubic_2x
 from sggic.restore.tiling import as_rgb_u8, tiled_upscale
 
@@ -118,7 +116,7 @@ def load_net(path: str | Path) -> tuple[Any, dict[str, Any]]:
     return net.to(memory_format=torch.channels_last), meta
 
 
-class FittedRestorer(Restorer):
+class FittedRestorer(CPUThreadsRestorer):
     """qp-conditioned residual CNN on VVC bases; bicubic for other base codecs.
 
     ``threads``: torch intra-op threads used during ``restore`` (fixed for determinism).
@@ -138,14 +136,6 @@ class FittedRestorer(Restorer):
         self.weights = Path(weights) if weights is not None else default_weights_path()
         self._net: Any = None
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_config(cls, config: RunConfig | None = None) -> "FittedRestorer":
-        """Honours ``config.threads`` (default 2); the network always runs on the CPU."""
-        cfg = config or DEFAULT_RUN_CONFIG
-        r = cls(threads=cfg.threads or 2)
-        r.config = cfg
-        return r
 
     def check_available(self) -> None:
         """MissingWeights / BackendUnavailable now instead of at the first restore; cheap:

