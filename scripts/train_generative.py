@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from sggic.photos import read_photos
-    from sggic.training.distill import BASE_QPS, choose_strength, evaluate_strengths, load_cached, prepare_all, train
+    from sggic.training.distill import BASE_QPS, export_calibrated, load_cached, prepare_all, train
     from sggic.training.teacher import CROP, MARGIN, crop_origin, load_teacher, prepare_teacher
 
     out = Path(args.out)
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                     cond_lr_scale=args.cond_lr_scale, loss=args.loss, blend_max=args.blend_max,
                     hf_weight=args.hf_weight, band_sigma=args.band_sigma, blend_clip=args.blend_clip, log=log)
         res["step"] = res["history"][-1]["step"]
-    from safetensors.numpy import load_file, save_file
+    from safetensors.numpy import load_file
 
     state = load_file(res["last"])
     meta = {
@@ -167,17 +167,13 @@ def main(argv: list[str] | None = None) -> int:
         "train_seconds": res["train_seconds"],
         "command": "scripts/train_generative.py " + " ".join(_portable(a) for a in (sys.argv[1:] if argv is None else argv)),
     }
-    enc = lambda m: {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in m.items()}  # noqa: E731
-    tmp = out / "candidate.safetensors"
-    save_file(state, str(tmp), metadata=enc({**meta, "default_strength": "0.5"}))
-    rows = evaluate_strengths(tmp, val_views, qps=tuple(int(q) for q in args.calib_qps.split(",")),
-                              strengths=tuple(float(x) for x in args.calib_strengths.split(",")), log=log)
-    strength = choose_strength(rows, args.max_psnr_loss, args.max_ssimulacra2_loss)
-    log(f"default strength {strength}")
-    meta.update(default_strength=str(strength), strength_calibration=rows)
-    Path(args.export).parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, args.export, metadata=enc(meta))
-    manifest = {**meta, "args": vars(args),  # runs/ only (ignored): machine paths are fine here "prep_seconds": round(t_prep, 1),
+    export_calibrated(state, meta, val_views, Path(args.export),
+                      qps=tuple(int(q) for q in args.calib_qps.split(",")),
+                      strengths=tuple(float(x) for x in args.calib_strengths.split(",")),
+                                 max_psnr_loss=args.max_psnr_loss, max_ssimulacra2_loss=args.max_ssimulacra2_loss,
+                                 log=log)
+    # runs/ only (ignored): machine paths are fine here
+    manifest = {**meta, "args": vars(args), "prep_seconds": round(t_prep, 1),
                 "total_seconds": round(time.time() - t_start, 1), "history": res["history"]}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     log(f"exported {args.export}; total {time.time() - t_start:.0f}s")

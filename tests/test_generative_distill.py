@@ -109,3 +109,107 @@ def test_sampler_blend_clip_caps_the_difference() -> None:
     _, hi, cond = s.batch(32)
     d = (hi[:, :3] - hi[:, 3:]).abs()
     assert float(d.max()) <= 0.05 + 1e-6 and float(d[cond[:, 1] > 0].max()) > 0.04
+
+
+def test_grown_net_starts_as_the_source_function(tmp_path: Path) -> None:
+    from sggic.restore.generative import build_net
+    from sggic.training.distill import init_grown
+    from sggic.training.train import save_generator
+
+    torch.manual_seed(3)
+    small = build_net(**TINY)
+    for p in small.parameters():  # non-zero everywhere, tail and FiLM included
+        torch.nn.init.normal_(p, std=0.05)
+    src = tmp_path / "small.safetensors"
+    save_generator(small, src, {"config": TINY, "default_strength": "0.5"})
+    big = build_net(**{**TINY, "blocks": TINY["blocks"] + 2})
+    init_grown(big, src)
+    x, cond = torch.rand(2, 3, 12, 12), torch.tensor([[0.3, 0.0], [0.7, 1.0]])
+    with torch.no_grad():
+        assert torch.allclose(big(x, cond), small(x, cond), atol=1e-6)
+    extra = TINY["blocks"]
+    assert float(big.blocks[extra].conv1.weight.detach().abs().sum()) > 0  # trainable from the first step
+    with pytest.raises(ValueError, match="cannot grow"):
+        init_grown(build_net(**{**TINY, "channels": 12, "blocks": 4}), src)
+
+
+def test_envelope_clip_removes_overshoot_and_keeps_texture() -> None:
+    from sggic.training.distill import envelope_clip
+
+    orig = torch.zeros(1, 1, 1, 16)
+    orig[..., 8:] = 0.5  # an edge from 0 to 0.5
+    target = orig.clone()
+    target[..., 8] = 0.8  # halo on the bright side
+    target[..., 7] = -0.2  # and on the dark side
+    target[..., 9] = 0.3  # texture inside the local range
+    target[..., 13] = 0.55  # a bump where everything around is 0.5
+    out = envelope_clip(target, orig, radius=2, margin=0.0)
+    assert float(out[..., 8]) == 0.5 and float(out[..., 7]) == 0.0 and float(out[..., 9]) == pytest.approx(0.3)
+    assert float(out[..., 13]) == 0.5
+    assert float(envelope_clip(target, orig, 2, 0.1)[..., 8]) == pytest.approx(0.6)
+
+
+def test_train_stops_at_the_deadline(tmp_path: Path) -> None:
+    import time
+
+    views, teacher = _views()
+    res = train(views, teacher, tmp_path / "r", steps=50, batch=2, crop=16, ckpt_every=50, config=TINY,
+                threads=1, loss="band", envelope=1, deadline=time.time() - 1, log=lambda m: None)
+    assert [h["step"] for h in res["history"]] == [1] and Path(res["last"]).is_file()
+
+
+def test_torch_teacher_matches_the_ncnn_restorer() -> None:
+    from sggic.errors import SggicError
+    from sggic.restore.base import RestoreContext
+    from sggic.restore.realesrgan import RealESRGANRestorer
+    from sggic.training.esrgan_torch import load_x4plus, teacher_x2
+
+    try:
+        graph = load_x4plus()
+        ref = RealESRGANRestorer(threads=1)
+        ref.check_available()
+    except SggicError as exc:
+        pytest.skip(f"Real-ESRGAN unavailable: {exc}")
+    rgb = np.random.default_rng(5).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    rgb[:, :12] //= 4  # an edge and two textures
+    d = np.abs(teacher_x2(graph, rgb).astype(int) - ref.restore(rgb, RestoreContext(1, 48)).astype(int))
+    assert d.max() <= 1 and (d > 0).mean() < 0.005  # summation order flips a rare rounding
+
+
+def test_ncnn_reader_rejects_what_it_cannot_run(tmp_path: Path) -> None:
+    from sggic.training.esrgan_torch import parse_param, read_convolutions
+
+    with pytest.raises(ValueError, match="magic"):
+        parse_param("1234\n1 1\n")
+    with pytest.raises(ValueError, match="Pooling"):
+        parse_param("7767517\n2 2\nInput in 0 1 data\nPooling p 1 1 data out 0=0\n")
+    layers = parse_param("7767517\n2 2\nInput in 0 1 data\nConvolution c 1 1 data out 0=1 1=1 5=1 6=2\n")
+    w = np.array([0.5, -1.0], np.float16).tobytes()
+    data = (0x01306B47).to_bytes(4, "little") + w + np.float32(0.25).tobytes()
+    convs = read_convolutions(layers, data)
+    assert convs["c"][0].shape == (1, 2, 1, 1) and convs["c"][1][0] == 0.25
+    with pytest.raises(ValueError, match="bytes left"):
+        read_convolutions(layers, data + b"\0\0\0\0")
+    with pytest.raises(ValueError, match="storage tag"):
+        read_convolutions(layers, (7).to_bytes(4, "little") + w + np.float32(0.25).tobytes())
+
+
+def test_device_sampler_cuts_the_same_batches() -> None:
+    views, teacher = _views()
+    teacher[("p1", 44, 0)] = (8, 4, np.random.default_rng(9).integers(0, 256, (80, 80, 3), dtype=np.uint8))
+    for kw in ({"blend_max": 1.0}, {"blend_max": 6.0, "with_orig": True, "blend_clip": 0.05}):
+        a = DistillSampler(views, teacher, 8, np.random.default_rng(3), 0.75, **kw).batch(48)
+        b = DistillSampler(views, teacher, 8, np.random.default_rng(3), 0.75, device="cpu", **kw).batch(48)
+        assert all(torch.equal(x, y) for x, y in zip(a, b))
+        assert float(a[2][:, 1].max()) > 0  # teacher samples were drawn
+
+
+def test_adversarial_term_trains_a_discriminator(tmp_path: Path) -> None:
+    views, teacher = _views()
+    logs: list[str] = []
+    res = train(views, teacher, tmp_path / "r", steps=2, batch=2, crop=16, ckpt_every=2, config=TINY, threads=1,
+                loss="band", adv_weight=0.01, log=logs.append)
+    assert Path(res["last"]).is_file()
+    with pytest.raises(ValueError, match="band"):
+        train(views, teacher, tmp_path / "m", steps=2, batch=2, crop=16, config=TINY, threads=1, loss="mse",
+              adv_weight=0.01, log=logs.append)

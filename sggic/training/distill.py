@@ -120,57 +120,104 @@ class DistillSampler:
     def __init__(self, views: dict[str, dict[str, np.ndarray]],
                  teacher: dict[tuple[str, int], tuple[int, int, np.ndarray]],
                  crop: int, rng: np.random.Generator, p_teacher: float = 0.75, blend_max: float = 1.0,
-                 with_orig: bool = False, blend_clip: float = 0.0) -> None:
+                 with_orig: bool = False, blend_clip: float = 0.0, device: str | None = None) -> None:
         self.views, self.teacher, self.crop, self.rng, self.p_teacher = views, teacher, crop, rng, p_teacher
         self.blend_max, self.with_orig, self.blend_clip = float(blend_max), with_orig, float(blend_clip)
         self.ids = sorted(views)
         self.pairs = sorted(teacher)
+        self.device = device
+        if device is not None:  # the arrays live on the device; crops are cut and blended there
+            import torch
+
+            on = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
+            self._views = {k: {"orig": on(v["orig"]), "bases": on(v["bases"])} for k, v in views.items()}
+            self._teacher = {k: on(t) for k, (_, _, t) in teacher.items()}
+
+    def _draw(self) -> tuple[str, int, float, Any, int, int, int, int, int]:
+        """One sample's random choices: (view, qp, strength, teacher key or None, y, x, ty, tx, turn)."""
+        from sggic.training.teacher import MARGIN
+
+        c, rng = self.crop, self.rng
+        if self.pairs and rng.random() < self.p_teacher:
+            key = self.pairs[int(rng.integers(len(self.pairs)))]
+            pid, qp = key[:2]
+            s = sample_strength(rng)
+            y0, x0, t = self.teacher[key]
+            inner = t.shape[0] // 2 - 2 * MARGIN
+            ty, tx = MARGIN + int(rng.integers(inner - c + 1)), MARGIN + int(rng.integers(inner - c + 1))
+            y, x = y0 + ty, x0 + tx
+        else:
+            pid = self.ids[int(rng.integers(len(self.ids)))]
+            qp, s, key = int(self.views[pid]["qps"][int(rng.integers(len(self.views[pid]["qps"])))]), 0.0, None
+            y = int(rng.integers(self.views[pid]["bases"].shape[1] - c + 1))
+            x = int(rng.integers(self.views[pid]["bases"].shape[2] - c + 1))
+            ty = tx = 0
+        if key is not None and s == 0:
+            key = None
+        return pid, qp, s, key, y, x, ty, tx, int(rng.integers(8))
 
     def batch(self, n: int) -> tuple[Any, Any, Any]:
         import torch
 
         from sggic.restore.generative import normalise_qp
-        from sggic.training.teacher import MARGIN
         from sggic.training.train import dihedral
 
-        c, rng = self.crop, self.rng
+        c = self.crop
         lo, hi, cond = [], [], []
         for _ in range(n):
-            if self.pairs and rng.random() < self.p_teacher:
-                key = self.pairs[int(rng.integers(len(self.pairs)))]
-                pid, qp = key[:2]
-                s = sample_strength(rng)
-                y0, x0, t = self.teacher[key]
-                inner = t.shape[0] // 2 - 2 * MARGIN
-                ty, tx = MARGIN + int(rng.integers(inner - c + 1)), MARGIN + int(rng.integers(inner - c + 1))
-                y, x = y0 + ty, x0 + tx
-            else:
-                pid = self.ids[int(rng.integers(len(self.ids)))]
-                qp, s, t = int(self.views[pid]["qps"][int(rng.integers(len(self.views[pid]["qps"])))]), 0.0, None
-                y = int(rng.integers(self.views[pid]["bases"].shape[1] - c + 1))
-                x = int(rng.integers(self.views[pid]["bases"].shape[2] - c + 1))
+            pid, qp, s, key, y, x, ty, tx, turn = self._draw()
             v = self.views[pid]
-            base = v["bases"][int(np.nonzero(v["qps"] == qp)[0][0])]
-            b = base[y:y + c, x:x + c].astype(np.float32) / 255.0
-            o = orig = v["orig"][2 * y:2 * y + 2 * c, 2 * x:2 * x + 2 * c].astype(np.float32) / 255.0
-            if t is not None and s > 0:
-                tc = t[2 * ty:2 * ty + 2 * c, 2 * tx:2 * tx + 2 * c].astype(np.float32) / 255.0
-                a = self.blend_max * s
-                if a == s and not self.blend_clip:
-                    o = (1.0 - s) * o + s * tc
-                else:
-                    d = a * (tc - o)
-                    if self.blend_clip:  # cap the amplified difference: texture yes, edge overshoot no
-                        d = np.clip(d, -self.blend_clip, self.blend_clip)
-                    o = np.clip(o + d, 0.0, 1.0)
-            if self.with_orig:  # the original as 3 more channels (the band-split loss's low band)
-                o = np.concatenate([o, orig], axis=2)
-            b, o = dihedral(int(rng.integers(8)), b, o)
-            lo.append(np.ascontiguousarray(b))
-            hi.append(np.ascontiguousarray(o))
+            qi = int(np.nonzero(v["qps"] == qp)[0][0])
+            if self.device is not None:
+                b, o = self._crops_on_device(pid, qi, s, key, y, x, ty, tx, turn)
+            else:
+                b = v["bases"][qi][y:y + c, x:x + c].astype(np.float32) / 255.0
+                orig = v["orig"][2 * y:2 * y + 2 * c, 2 * x:2 * x + 2 * c].astype(np.float32) / 255.0
+                o = orig
+                if key is not None:
+                    tc = self.teacher[key][2][2 * ty:2 * ty + 2 * c, 2 * tx:2 * tx + 2 * c].astype(np.float32) / 255.0
+                    o = self._blend(o, tc, s, np)
+                if self.with_orig:  # the original as 3 more channels (the band-split loss's low band)
+                    o = np.concatenate([o, orig], axis=2)
+                b, o = dihedral(turn, b, o)
+                b, o = torch.from_numpy(np.ascontiguousarray(b)), torch.from_numpy(np.ascontiguousarray(o))
+            lo.append(b)
+            hi.append(o)
             cond.append((normalise_qp(qp), s))
-        to = lambda a: torch.from_numpy(np.stack(a)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
-        return to(lo), to(hi), torch.tensor(cond, dtype=torch.float32)
+        to = lambda a: torch.stack(a).permute(0, 3, 1, 2).contiguous()  # noqa: E731
+        return to(lo), to(hi), torch.tensor(cond, dtype=torch.float32, device=self.device)
+
+    def _blend(self, o: Any, tc: Any, s: float, xp: Any) -> Any:
+        """The target from the original crop ``o`` and the teacher crop ``tc`` (numpy or torch)."""
+        a = self.blend_max * s
+        if a == s and not self.blend_clip:
+            return (1.0 - s) * o + s * tc
+        d = a * (tc - o)
+        if self.blend_clip:  # cap the amplified difference: texture yes, edge overshoot no
+            d = xp.clip(d, -self.blend_clip, self.blend_clip)
+        return xp.clip(o + d, 0.0, 1.0)
+
+    def _crops_on_device(self, pid: str, qi: int, s: float, key: Any, y: int, x: int, ty: int, tx: int,
+                         turn: int) -> tuple[Any, Any]:
+        """The numpy path's arithmetic (float32, same order) on device tensors."""
+        import torch
+
+        c, v = self.crop, self._views[pid]
+        b = v["bases"][qi, y:y + c, x:x + c].float() / 255.0
+        orig = v["orig"][2 * y:2 * y + 2 * c, 2 * x:2 * x + 2 * c].float() / 255.0
+        o = orig
+        if key is not None:
+            tc = self._teacher[key][2 * ty:2 * ty + 2 * c, 2 * tx:2 * tx + 2 * c].float() / 255.0
+            o = self._blend(o, tc, s, torch)
+        if self.with_orig:
+            o = torch.cat([o, orig], dim=2)
+        if turn & 1:
+            b, o = b.flip(1), o.flip(1)
+        if turn & 2:
+            b, o = b.flip(0), o.flip(0)
+        if turn & 4:
+            b, o = b.transpose(0, 1), o.transpose(0, 1)
+        return b, o
 
 
 def laplacian_l1(d: Any) -> Any:
@@ -178,7 +225,7 @@ def laplacian_l1(d: Any) -> Any:
     import torch
     import torch.nn.functional as F
 
-    k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=d.dtype)
+    k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=d.dtype, device=d.device)
     c = d.shape[1]
     return F.conv2d(d, k.reshape(1, 1, 3, 3).repeat(c, 1, 1, 1), groups=c).abs().mean()
 
@@ -189,10 +236,16 @@ def gaussian_lowpass(x: Any, sigma: float = 1.5) -> Any:
     import torch.nn.functional as F
 
     r = max(1, int(round(3 * sigma)))
-    g = torch.exp(-((torch.arange(2 * r + 1, dtype=x.dtype) - r) ** 2) / (2 * sigma**2))
+    g = torch.exp(-((torch.arange(2 * r + 1, dtype=x.dtype, device=x.device) - r) ** 2) / (2 * sigma**2))
     g = g / g.sum()
     c = x.shape[1]
-    x = F.pad(x, (r, r, r, r), mode="replicate")
+    if x.is_cuda:  # same values; an index gather has a deterministic backward on CUDA, replicate padding none
+        h, w = x.shape[-2:]
+        iy = torch.arange(-r, h + r, device=x.device).clamp(0, h - 1)
+        ix = torch.arange(-r, w + r, device=x.device).clamp(0, w - 1)
+        x = x[..., iy, :][..., ix]
+    else:
+        x = F.pad(x, (r, r, r, r), mode="replicate")
     x = F.conv2d(x, g.reshape(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
     return F.conv2d(x, g.reshape(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
 
@@ -249,13 +302,57 @@ def init_from_fitted(net: Any, fitted_path: Path) -> None:
     net.load_state_dict(src, strict=True)
 
 
+def init_grown(net: Any, path: Path) -> None:
+    """Start a deeper net (more residual blocks, same width) from a generative restorer's weights.
+
+    The shared layers are copied; each extra block gets a zero second convolution (an
+    identity block: the network computes exactly the source's function at the start) and
+    zero FiLM rows, and its first convolution keeps torch's seeded random initialisation,
+    so gradients reach the zero convolution from the first step.
+    """
+    import torch
+    from safetensors.numpy import load_file
+
+    src = {k: torch.from_numpy(v.copy()) for k, v in load_file(str(path)).items()}
+    dst = net.state_dict()
+    for k, v in src.items():
+        if k == "cond.2.weight" or k == "cond.2.bias":
+            dst[k].zero_()
+            dst[k][: v.shape[0]] = v  # rows are (block, scale/shift, channel), blocks outermost
+        elif dst[k].shape == v.shape:
+            dst[k].copy_(v)
+        else:
+            raise ValueError(f"{k}: shape {tuple(v.shape)} cannot grow into {tuple(dst[k].shape)}")
+    old = 1 + max(int(k.split(".")[1]) for k in src if k.startswith("blocks."))
+    for i in range(old, len(net.blocks)):
+        dst[f"blocks.{i}.conv2.weight"].zero_()
+        dst[f"blocks.{i}.conv2.bias"].zero_()
+    net.load_state_dict(dst, strict=True)
+
+
+def envelope_clip(target: Any, orig: Any, radius: int, margin: float) -> Any:
+    """Clip a target to the original's local range (``2 radius + 1`` square window) +- ``margin``.
+
+    An edge's halo is a value beyond both sides of the edge, which this removes; texture
+    inside the range of what is around it stays.
+    """
+    import torch.nn.functional as F
+
+    k = 2 * radius + 1
+    hi = F.max_pool2d(orig, k, stride=1, padding=radius) + margin
+    lo = -F.max_pool2d(-orig, k, stride=1, padding=radius) - margin
+    return target.clamp(min=lo).clamp(max=hi)
+
+
 def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int], tuple[int, int, np.ndarray]],
           out_dir: Path, *, init: Path | None = None,
           steps: int, seed: int = 0, batch: int = 8, crop: int = 64, lr: float = 1e-4, warmup: int = 50, mse_weight: float = 20.0,
           ssim_weight: float = 0.05, lap_weight: float = 0.25, p_teacher: float = 0.75, ckpt_every: int = 250,
           threads: int = 2, config: dict[str, int] | None = None, bf16: bool = True, stop_after: int | None = None,
           cond_lr_scale: float = 10.0, loss: str = "mse", blend_max: float = 1.0, hf_weight: float = 1.0,
-          band_sigma: float = 1.5, blend_clip: float = 0.0, log: Callable[[str], None] = print) -> dict[str, Any]:
+          band_sigma: float = 1.5, blend_clip: float = 0.0, envelope: int = 0, envelope_margin: float = 2 / 255,
+          device: str = "cpu", deadline: float | None = None, adv_weight: float = 0.0,
+          log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train on a ``steps``-step schedule; checkpoints (safetensors) every ``ckpt_every``; returns the last one.
 
     ``stop_after``: end after that many steps of the same schedule (a shorter run whose
@@ -264,7 +361,14 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
     ``loss``: ``"mse"`` (v1: ``mse_weight`` MSE + SSIM + Laplacian-L1 to the target) or
     ``"band"`` (v2: ``mse_weight`` x low-band MSE to the original + ``hf_weight`` x
     high-band Charbonnier to the target + the SSIM term, :func:`band_split_loss`).
-    ``blend_max``: see :class:`DistillSampler`.
+    ``blend_max``: see :class:`DistillSampler`. ``envelope`` > 0 (band loss only): the
+    target is clipped to the original's local range, :func:`envelope_clip`. ``device``:
+    torch device (``"cuda"``: float32 with TF32 off and deterministic algorithms, bf16
+    ignored). ``deadline``: a wall-clock time (``time.time()``) after which the run writes a
+    checkpoint and stops early (the schedule stays the ``steps``-step one). ``adv_weight`` > 0
+    (band loss only): a patch discriminator (``train.build_discriminator``) learns originals
+    from outputs, and each output's adversarial term is weighted by its strength, so the
+    faithful end (``s = 0``) feels none of it.
     """
     import torch
     import torch.nn.functional as F
@@ -279,9 +383,21 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
         from safetensors import safe_open
 
         with safe_open(str(init), framework="np") as f:
-            is_generative = "default_strength" in (f.metadata() or {})
-        (init_from_generative if is_generative else init_from_fitted)(net, init)
-    net = net.to(memory_format=cl)
+            meta = f.metadata() or {}
+        if "default_strength" not in meta:
+            init_from_fitted(net, init)
+        elif json.loads(meta.get("config", "{}")).get("blocks", 6) < cfg["blocks"]:
+            init_grown(net, init)
+        else:
+            init_from_generative(net, init)
+    cuda = device.startswith("cuda")
+    if cuda:
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(True, warn_only=True)  # warns (log) where an op has no deterministic kernel
+        bf16 = False
+    net = net.to(device=device, memory_format=cl)
     # the conditioning MLP learns the new strength pathway: 10x the body's learning rate
     cond_params = list(net.cond.parameters())
     body = [p for n, p in net.named_parameters() if not n.startswith("cond.")]
@@ -293,12 +409,22 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
     if loss not in ("mse", "band"):
         raise ValueError(f"unknown loss {loss!r}")
     band = loss == "band"
+    if (envelope or adv_weight) and not band:
+        raise ValueError("envelope and adv_weight need the band loss")
     sampler = DistillSampler(views, teacher, crop, rng, p_teacher, blend_max=blend_max, with_orig=band,
-                             blend_clip=blend_clip)
+                             blend_clip=blend_clip, device=device if cuda else None)
+    disc = opt_d = None
+    if adv_weight:
+        from sggic.training.train import build_discriminator
+
+        disc = build_discriminator().to(device=device, memory_format=cl)
+        opt_d = torch.optim.Adam(disc.parameters(), lr=lr / 2, betas=(0.5, 0.99))
+    bce = F.binary_cross_entropy_with_logits
     out_dir.mkdir(parents=True, exist_ok=True)
     history: list[dict[str, Any]] = []
     t0 = time.time()
-    names = ({"lo": ("lo-mse", ".5f"), "hi": ("hi-l1", ".4f"), "ssim": ("1-ssim", ".4f")} if band else
+    names = ({"lo": ("lo-mse", ".5f"), "hi": ("hi-l1", ".4f"), "ssim": ("1-ssim", ".4f"),
+              **({"adv": ("adv", ".3f"), "d": ("d", ".3f")} if adv_weight else {})} if band else
              {"mse": ("mse", ".5f"), "ssim": ("1-ssim", ".4f"), "lap": ("lap", ".4f")})
     losses = LossLog(names, steps, t0, log)
     path = out_dir / "none"
@@ -306,14 +432,25 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
     for step in range(1, last + 1):
         for g in opt.param_groups:
             g["lr"] = lr * g["scale"] * sched(step)
-        lo, hi, cond = sampler.batch(batch)
+        lo, hi, cond = (t.to(device, non_blocking=True) for t in sampler.batch(batch))
         out, hi = forward(net, lo, hi, cond, bf16)
         if band:
             hi, orig = hi[:, :3], hi[:, 3:]
+            if envelope:
+                hi = envelope_clip(hi, orig, envelope, envelope_margin)
             lo_l, hi_l = band_split_loss(out, hi, orig, band_sigma)
             ls = 1 - ssim(out, hi)
             total = mse_weight * lo_l + hf_weight * hi_l + ssim_weight * ls
             parts = {"lo": lo_l, "hi": hi_l, "ssim": ls}
+            if disc is not None:
+                for p in disc.parameters():
+                    p.requires_grad_(False)
+                fake = disc(out)
+                w = cond[:, 1]
+                per = bce(fake, torch.ones_like(fake), reduction="none").mean(dim=(1, 2, 3))
+                adv = (per * w).sum() / w.sum().clamp(min=1e-6)
+                total = total + adv_weight * adv
+                parts["adv"] = adv
         else:
             mse = F.mse_loss(out, hi)
             ls = 1 - ssim(out, hi)
@@ -323,12 +460,26 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()
+        if disc is not None:
+            for p in disc.parameters():
+                p.requires_grad_(True)
+            rl, fl = disc(orig), disc(out.detach().clamp(0, 1))
+            d_loss = bce(rl, torch.ones_like(rl)) + bce(fl, torch.zeros_like(fl))
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            parts["d"] = d_loss
         losses.add(**parts)
         losses.end_step(step)
-        if step % ckpt_every == 0 or step == last:
-            path = checkpoint(net, out_dir, step, cfg, seed)
+        late = deadline is not None and time.time() > deadline
+        if step % ckpt_every == 0 or step == last or late:
+            path = checkpoint(net.to("cpu"), out_dir, step, cfg, seed)
+            net.to(device)
             history.append({"step": step, "path": str(path), "elapsed_s": round(time.time() - t0, 1)})
             write_history(out_dir, history)
+        if late:
+            log(f"deadline reached: stopped after step {step} of {steps}")
+            break
     return {"last": str(path), "history": history, "train_seconds": round(time.time() - t0, 1), "config": cfg}
 
 
@@ -380,3 +531,26 @@ def choose_strength(rows: list[dict[str, float]], max_psnr_loss: float = 0.3,
     ok = [r for r in rows if r["psnr"] >= r["bic_psnr"] - max_psnr_loss
           and r["ssimulacra2"] >= r["bic_ssimulacra2"] - max_ssimulacra2_loss]
     return min(ok, key=lambda r: r["brisque"])["strength"] if ok else 0.0
+
+
+def export_calibrated(state: dict[str, np.ndarray], meta: dict[str, Any], val: dict[str, dict[str, np.ndarray]],
+                      export: Path, *, qps: tuple[int, ...], strengths: tuple[float, ...], max_psnr_loss: float,
+                      max_ssimulacra2_loss: float, log: Callable[[str], None] = print) -> float:
+    """Score ``state`` on the hold-out ``val`` at ``strengths`` (shipped decode path), choose the
+    default strength (:func:`choose_strength`) and write the weights with ``meta`` to ``export``."""
+    from safetensors.numpy import save_file
+
+    enc = lambda m: {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in m.items()}  # noqa: E731
+    export.parent.mkdir(parents=True, exist_ok=True)
+    tmp = export.with_name(export.name + ".candidate")
+    save_file(state, str(tmp), metadata=enc({**meta, "default_strength": "0.5"}))
+    try:
+        rows = evaluate_strengths(tmp, val, qps=qps, strengths=strengths, log=log)
+    finally:
+        tmp.unlink()
+    strength = choose_strength(rows, max_psnr_loss, max_ssimulacra2_loss)
+    log(f"default strength {strength}")
+    meta.update(default_strength=str(strength), strength_calibration=rows)
+    save_file(state, str(export), metadata=enc(meta))
+    log(f"exported {export}")
+    return strength

@@ -32,7 +32,7 @@ VAL_QPS = (38, 48, 58)
 
 def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean SSIM with an 11-tap Gaussian window (sigma 1.5), per channel, images in [0, 1]."""
-    g = torch.exp(-((torch.arange(11, dtype=x.dtype) - 5) ** 2) / (2 * 1.5**2))
+    g = torch.exp(-((torch.arange(11, dtype=x.dtype, device=x.device) - 5) ** 2) / (2 * 1.5**2))
     g = g / g.sum()
     c = x.shape[1]
     kx = g.reshape(1, 1, 1, 11).repeat(c, 1, 1, 1)
