@@ -56,11 +56,12 @@ def evaluate(restorer: str, model_file: Path | None, cache: Path, rates: tuple[f
     train_stems = set(model.meta["samples"])
     train_keys = [k for k in L.keys_for("train", tuple(L.CROPS), rates) if k.stem in train_stems]
     train = L.prepare(train_keys, restorer, cache)
-    fixed = best_fixed_strength(train)
+    top = float(model.meta.get("strength_ceiling", 1.0))  # the range the model chooses in (adapt.train.strength_ceiling)
+    fixed = best_fixed_strength(train, top)
     dev = L.prepare(L.keys_for("dev", (crop,), rates), restorer, cache, log=lambda m: print(m, file=sys.stderr))
     feats = sample_features(dev, model.features)
-    pred = [float(np.clip(model.predict(dict(zip(model.features, r)))["strength"], 0, 1)) for r in feats]
-    oracle = best_strengths(dev)
+    pred = [float(np.clip(model.predict(dict(zip(model.features, r)))["strength"], 0, top)) for r in feats]
+    oracle = best_strengths(dev, top)
     rows = []
     for smp, p, o in zip(dev, pred, oracle):
         row = {"sample": smp.key.stem, "rate": smp.key.rate, "bpp": smp.bpp, "strength_adaptive": p}

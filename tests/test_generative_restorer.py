@@ -134,16 +134,20 @@ def test_missing_or_wrong_weights(tmp_path: Path) -> None:
 
 
 def test_registered_as_default_with_frozen_id() -> None:
-    from sggic.restore.generative import WEIGHTS_FILE, WEIGHTS_FILE_V1, GenerativeRestorerV1
+    from sggic.restore.generative import (WEIGHTS_FILE, WEIGHTS_FILE_V1, WEIGHTS_FILE_V2, GenerativeRestorerV1,
+                                          GenerativeRestorerV2)
 
-    assert registry.restorer_id("generative") == 6  # v2
-    assert registry.restorer_id("generative-1") == 4  # v1 keeps its id and weights
+    assert registry.restorer_id("generative") == 7  # v3
+    assert registry.restorer_id("generative-2") == 6  # v2 keeps its id and weights
+    assert registry.restorer_id("generative-1") == 4  # v1 too
     assert registry.DEFAULT_RESTORER == "generative"
     assert type(registry.restorer_by_id(0)) is GenerativeRestorer
-    v1 = registry.restorer_by_id(4)
+    v1, v2 = registry.restorer_by_id(4), registry.restorer_by_id(6)
     assert isinstance(v1, GenerativeRestorerV1) and v1.name == "generative-1"
+    assert isinstance(v2, GenerativeRestorerV2) and v2.name == "generative-2"
     assert v1.weights.name == WEIGHTS_FILE_V1 == "restorer-generative.safetensors"
-    assert registry.restorer_by_id(6).weights.name == WEIGHTS_FILE == "restorer-generative-2.safetensors"
+    assert v2.weights.name == WEIGHTS_FILE_V2 == "restorer-generative-2.safetensors"
+    assert registry.restorer_by_id(7).weights.name == WEIGHTS_FILE == "restorer-generative-3.safetensors"
     assert registry.restorer_name(3) == "fitted"  # old files keep their restorer
 
 

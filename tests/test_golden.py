@@ -42,8 +42,9 @@ CASES: dict[str, tuple[str, float, str | None]] = {
     "vvc": ("vvc", 0.3, "bicubic"), "avif": ("avif", 1.0, "bicubic"), "jpeg": ("jpeg", 2.0, "bicubic"),
     "webp": ("webp", 2.0, "bicubic"), "heic": ("heic", 1.5, "bicubic"), "vvc-fitted": ("vvc", 0.3, "fitted"),
     "vvc-generative": ("vvc", 0.3, "generative-1"),  # v1 of generative (id 4; the default when written)
-    "vvc-generative-2": ("vvc", 0.3, None),  # the default restorer (generative v2, id 6)
-    "vvc-packed": ("vvc", 0.15, None),  # a packed quality (qp + chroma offset, docs/codecs.md)
+    "vvc-generative-2": ("vvc", 0.3, "generative-2"),  # v2 of generative (id 6; the default when written)
+    "vvc-packed": ("vvc", 0.15, "generative-2"),  # a packed quality (qp + chroma offset, docs/codecs.md)
+    "vvc-generative-3": ("vvc", 0.3, None),  # the default restorer (generative v3, id 7)
 }
 
 

@@ -68,6 +68,7 @@ class AdaptivePolicy(SettingsPolicy):
         ext = FeatureExtractor(model.features, self.config)
         feats = ext(FeatureInput(base, bpp, semantics.description))
         pred = model.predict(feats)
-        s = float(np.clip(pred["strength"], 0.0, 1.0))
+        head = model.heads["strength"]  # its range: [0, the restorer's strength ceiling] (train.strength_ceiling)
+        s = float(np.clip(pred["strength"], max(0.0, head.lo), min(1.0, head.hi)))
         return Settings(FIXED_STEPS, FIXED_GUIDANCE, self.name, strength=round(s, 4),
                         features=tuple(feats.items()))

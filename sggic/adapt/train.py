@@ -95,19 +95,19 @@ def sample_features(samples: Sequence[Any], names: tuple[str, ...] = OFFLINE_FEA
     return np.array([[ext(FeatureInput(s.full_base, s.bpp))[n] for n in names] for s in samples])
 
 
-def best_strengths(samples: Sequence[Any]) -> np.ndarray:
-    """Per sample, the grid strength with the best target (ties: the smaller strength)."""
+def best_strengths(samples: Sequence[Any], ceiling: float = 1.0) -> np.ndarray:
+    """Per sample, the grid strength up to ``ceiling`` with the best target (ties: the smaller strength)."""
     out = []
     for s in samples:
-        t = s.targets()
+        t = {k: v for k, v in s.targets().items() if k <= ceiling + 1e-9}
         best = max(t.values())
         out.append(min(k for k, v in t.items() if v == best))
     return np.array(out)
 
 
-def best_fixed_strength(samples: Sequence[Any]) -> float:
-    """The single grid strength with the best mean target over ``samples``."""
-    grid = sorted(samples[0].targets())
+def best_fixed_strength(samples: Sequence[Any], ceiling: float = 1.0) -> float:
+    """The single grid strength up to ``ceiling`` with the best mean target over ``samples``."""
+    grid = [g for g in sorted(samples[0].targets()) if g <= ceiling + 1e-9]
     means = {g: float(np.mean([s.targets()[g] for s in samples])) for g in grid}
     best = max(means.values())
     return min(g for g, v in means.items() if v == best)
@@ -135,19 +135,39 @@ def restorer_fingerprint(restorer: str) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "no weights file"
 
 
+def strength_ceiling(restorer: str) -> float:
+    """The highest strength the adaptive stage may choose for ``restorer``: its calibrated default.
+
+    A generative restorer's default strength (weights metadata ``default_strength``) is the
+    lowest-BRISQUE strength whose held-out PSNR and SSIMULACRA2 stay within the rule's
+    bounds of bicubic (``training.distill.choose_strength``); above it a picture pays more
+    fidelity than that rule allows, and with v3 a regular GAN texture appears (docs/adapt.md).
+    v1 and v2 were calibrated to 1.0, so their models keep the whole range. 1.0 for the stand-in.
+    """
+    from ..restore.registry import get_restorer
+    from .standin import NAME
+
+    if restorer == NAME:
+        return 1.0
+    return float(getattr(get_restorer(restorer), "default_strength", 1.0))
+
+
 def train_strength(samples: Sequence[Any], restorer: str, command: str, lam: float = 0.0,
-                   epochs: int = EPOCHS, seed: int = 0, photos: str = "data/photos.tsv") -> AdaptModel:
+                   epochs: int = EPOCHS, seed: int = 0, photos: str = "data/photos.tsv",
+                   ceiling: float | None = None) -> AdaptModel:
+    """The strength model; labels and predictions lie in [0, ``ceiling``] (default :func:`strength_ceiling`)."""
     from . import labels as L
 
+    top = strength_ceiling(restorer) if ceiling is None else float(ceiling)
     rows = sample_features(samples)
-    y = best_strengths(samples)
+    y = best_strengths(samples, top)
     meta = {"restorer": restorer, "restorer_weights_sha256": restorer_fingerprint(restorer),
             "photos": photos, "split": "train", "samples": [s.key.stem for s in samples],
             "target": f"ssimulacra2 - {L.BRISQUE_WEIGHT} * brisque", "grid": list(L.STRENGTH_GRID),
             "windows": {str(c): L.CROPS[c] for c in sorted({s.key.crop for s in samples})},
             "command": command, "epochs": epochs, "seed": seed,
-            "best_fixed_strength_train": best_fixed_strength(samples)}
-    return train_heads(OFFLINE_FEATURES, rows, {"strength": y}, {"strength": (0.0, 1.0)},
+            "best_fixed_strength_train": best_fixed_strength(samples, top), "strength_ceiling": top}
+    return train_heads(OFFLINE_FEATURES, rows, {"strength": y}, {"strength": (0.0, top)},
                        {"strength": lam}, epochs, seed, meta)
 
 
@@ -213,7 +233,7 @@ def run(a: argparse.Namespace) -> None:
     out = Path(a.output) if a.output else model_path(a.restorer)
     model.save(out)
     pred = [model.predict(dict(zip(model.features, r)))["strength"] for r in sample_features(samples)]
-    print(json.dumps({"output": str(out), "samples": len(samples), "labels_mean": float(best_strengths(samples).mean()),
+    print(json.dumps({"output": str(out), "samples": len(samples), "labels_mean": float(best_strengths(samples, model.meta["strength_ceiling"]).mean()),
                       "predicted_mean": float(np.mean(pred)),
                       "best_fixed_strength_train": model.meta["best_fixed_strength_train"],
                       "seconds": round(time.perf_counter() - t, 1)}))

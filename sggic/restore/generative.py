@@ -50,7 +50,8 @@ from sggic.restore.realesrgan import _import_ncnn  # the one lazy ncnn import (R
 from sggic.restore.tiling import as_rgb_u8, tiled_upscale
 
 VVC_CODEC_ID = 1
-WEIGHTS_FILE = "restorer-generative-2.safetensors"  # "generative" (header id 6), the default
+WEIGHTS_FILE = "restorer-generative-3.safetensors"  # "generative" (header id 7), the default
+WEIGHTS_FILE_V2 = "restorer-generative-2.safetensors"  # "generative-2" (header id 6): files written before v3
 WEIGHTS_FILE_V1 = "restorer-generative.safetensors"  # "generative-1" (header id 4): files written before v2
 DEFAULT_TILE = 256  # base pixels: a 512x512 image's base is one tile
 DEFAULT_OVERLAP = 16  # >= receptive radius (15 convolutions)
@@ -196,9 +197,11 @@ class GenerativeRestorer(CPUThreadsRestorer):
     tiling in base pixels. ``weights``: path to the safetensors file (default: this
     class's shipped file, ``weights_file``).
 
-    ``generative`` (header id 6) is v2, distilled on QPA-off bases with a band-split loss;
-    :class:`GenerativeRestorerV1` (``generative-1``, id 4) keeps v1's weights, so files
-    that name id 4 decode to the same pixels as before (docs/restorer-generative.md).
+    ``generative`` (header id 7) is v3: v2 fine-tuned on a GPU with the teacher on every
+    base and a strength-weighted adversarial term. :class:`GenerativeRestorerV2`
+    (``generative-2``, id 6: QPA-off bases, band-split loss) and :class:`GenerativeRestorerV1`
+    (``generative-1``, id 4) keep their weights, so files that name those ids decode to
+    the same pixels as before (docs/restorer-generative.md).
     """
 
     name = "generative"
@@ -271,6 +274,15 @@ class GenerativeRestorer(CPUThreadsRestorer):
         qp = qp_of_quality(ctx.quality)
         return tiled_upscale(rgb, lambda t: self.upscale(t, qp, strength), 2,
                              tile=self.tile, overlap=self.overlap)
+
+
+class GenerativeRestorerV2(GenerativeRestorer):
+    """v2 of the generative restorer (header id 6, ``generative-2``): same network and
+    decode path, the weights of files written before v3 (band-split distillation, no
+    adversarial term)."""
+
+    name = "generative-2"
+    weights_file = WEIGHTS_FILE_V2
 
 
 class GenerativeRestorerV1(GenerativeRestorer):
