@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import sggic
 from sggic import container
 from sggic.adapt.adaptive import AdaptivePolicy, model_path, shipped_model
 from sggic.adapt.dyndiff import DynDiffPolicy
@@ -175,6 +178,19 @@ def test_labels_and_best_fixed() -> None:
     samples = [S({0.0: 1.0, 0.5: 3.0, 1.0: 2.0}), S({0.0: 5.0, 0.5: 0.0, 1.0: 5.0}), S({0.0: 0.0, 0.5: 1.0, 1.0: 4.0})]
     assert list(best_strengths(samples)) == [0.5, 0.0, 1.0]  # ties: the smaller strength
     assert best_fixed_strength(samples) == 1.0  # means 2, 4/3, 11/3
+    assert list(best_strengths(samples, 0.5)) == [0.5, 0.0, 0.5]  # the ceiling caps the grid
+    assert best_fixed_strength(samples, 0.5) == 0.0  # means 2, 4/3 over {0, 0.5}
+
+
+def test_strength_ceiling_is_the_restorers_calibrated_default() -> None:
+    from sggic.adapt.train import strength_ceiling
+
+    assert strength_ceiling("generative") == 0.5  # v3's default strength (hold-out rule)
+    assert strength_ceiling("generative-2") == 1.0 and strength_ceiling("generative-1") == 1.0
+    m = shipped_model("generative")
+    assert m is not None and m.heads["strength"].hi == 0.5 and m.meta["strength_ceiling"] == 0.5
+    assert m.meta["restorer_weights_sha256"] == hashlib.sha256(
+        (Path(sggic.__file__).parent / "weights/restorer-generative-3.safetensors").read_bytes()).hexdigest()
 
 
 def test_blend() -> None:
@@ -208,6 +224,8 @@ def test_adaptive_policy_uses_the_restorers_model(astronaut) -> None:
     pol = AdaptivePolicy({"knob": _constant_model(OFFLINE_FEATURES, {"strength": (0, 1, 0.8)})})
     s = pol.choose(base, Semantics(), 0.03, "knob")
     assert s.source == "adaptive" and s.strength == pytest.approx(0.8)
+    capped = AdaptivePolicy({"knob": _constant_model(OFFLINE_FEATURES, {"strength": (0, 0.5, 0.8)})})
+    assert capped.choose(base, Semantics(), 0.03, "knob").strength == pytest.approx(0.4)  # within [0, ceiling]
     assert [n for n, _ in s.features] == list(OFFLINE_FEATURES)
     none = pol.choose(base, Semantics(), 0.03, "no-such-restorer")
     assert none.strength is None and "no adaptive model for 'no-such-restorer'" in none.source
