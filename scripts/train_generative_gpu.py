@@ -146,7 +146,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 teacher[(vid, int(q), 0)] = (0, 0, z[key])
     config = {"blocks": args.blocks} if args.blocks else None
     deadline = time.time() + 60 * args.minutes if args.minutes else None
-    res = train(views, teacher, out, init=Path(args.init), steps=args.steps, seed=args.seed, batch=args.batch,
+    init = Path(args.init) if Path(args.init).is_absolute() else ROOT / args.init  # recorded as given
+    res = train(views, teacher, out, init=init, steps=args.steps, seed=args.seed, batch=args.batch,
                 crop=args.crop, lr=args.lr, warmup=args.warmup, mse_weight=args.mse_weight, ssim_weight=args.ssim_weight,
                 p_teacher=args.p_teacher, ckpt_every=args.ckpt_every, config=config, loss="band",
                 blend_max=args.blend_max, envelope=args.envelope, device=args.device, deadline=deadline,
