@@ -339,3 +339,18 @@ def test_unknown_model_id_and_garbage() -> None:
     for fill in (b"\x00", b"\xff"):
         with pytest.raises(BitstreamError):
             decode_semantics(bytes([MODEL_ID]) + fill * 64)
+
+
+def test_word_list_is_wordfreqs_own_without_importing_it() -> None:
+    import subprocess
+    import sys
+
+    import wordfreq
+
+    from sggic.semantics._vocab import _large_english_buckets
+
+    assert _large_english_buckets() == wordfreq.get_frequency_list("en", "large")
+    code = ("import sys; from sggic.semantics._vocab import english_words; english_words(1000); "
+            "print('wordfreq' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"  # decoding does not pay for wordfreq's import
