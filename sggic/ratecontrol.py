@@ -43,7 +43,11 @@ LOOKAHEAD = 2  # settings above the found one that are also tried (sizes are onl
 UNREACHABLE_POLICIES = ("raise", "smallest")
 Unreachable = Literal["raise", "smallest"]
 MAX_REAL_ROUNDS = 3  # rounds of real encodes after the probe search
-GOOD_FILL = 0.96  # a real file this full ends the search
+GOOD_FILL = 0.96  # large pictures: a real file this full ends the search
+SMALL_GOOD_FILL = 0.92  # small pictures: a real file this full ends the search
+AIM = (1.01, 0.97)  # small pictures, round 1: predicted fills the two real encodes aim under
+AIM_MEASURED = (1.0, 0.975)  # later rounds (the ratio measured by the previous round)
+BOTH_REFINED = 0.9  # small pictures: also probe the refinements below a coarse setting predicted this full
 PROBE_GROWTH = 1.13  # prior size ratio between neighbouring coarse settings (VVC qp: 1.05-1.2)
 SINGLE_PIXELS = 500_000  # from this many (base) pixels on: one encode per round with `workers` threads
 SINGLE_ROUNDS = 2  # large pictures: real encodes after which a fitting file is good enough
@@ -215,6 +219,12 @@ def fit_rate(
     s = _Search(encode, probe_fn, budget, file_size, workers, batch)
     if prepare is not None and probe:
         s.calibrate = getattr(prepared, "probe_ratio", None)
+        s.probe_many = getattr(prepared, "probe_many", None)
+        s.prior = float(getattr(prepared, "prior_ratio", 1.0))
+        s.calibration = getattr(prepared, "calibration_probe", None)
+        s.calibration_prior = float(getattr(prepared, "calibration_prior", 1.0))
+        shape = getattr(codec, "refinement_shape", None)
+        s.shape = tuple(shape) if shape is not None else None
         anchors = getattr(prepared, "anchors", None)
         s.anchors = tuple(anchors(budget)) if anchors is not None else ()
     refine = codec.refinements if probe else (lambda q: ())
@@ -232,6 +242,12 @@ class _Search:
         self.calibrate: Callable[[Any], float] | None = None  # estimated real / probe ratio at a setting
         self.anchors: Sequence[Any] = ()  # the coarse settings to probe first (default: PROBE_ANCHORS)
         self.coarse: list[Any] | None = None  # the coarse ladder (the anchors belong to it)
+        self.probe_many: Callable[[list[Any]], list[int]] | None = None  # several probes in one call
+        self.prior = 1.0  # expected real / probe size ratio before any real encode
+        self.calibration: Callable[[Any], int] | None = None  # a slower probe, closer to the real size
+        self.calibration_prior = 1.0  # expected real / calibration size ratio
+        self.shape: Sequence[float] | None = None  # refinement sizes as fractions from a setting to its last one
+        self.estimated: dict[Any, float] = {}  # probe-domain sizes estimated from the shape
         self.file_size = file_size or (lambda q, data: len(data))
         self.real: dict[Any, tuple[bytes, float]] = {}
         self.probed: dict[Any, float] = {}
@@ -267,8 +283,17 @@ class _Search:
         return float(self.file_size(q, bytes(n)))
 
     def probe_sizes(self, qs: list[Any]) -> list[float]:
-        need = [q for q in qs if q not in self.probed]
-        for q, s in zip(need, _map(self._probe_one, need, self.workers)):
+        need = list(dict.fromkeys(q for q in qs if q not in self.probed))
+        if self.probe_many is not None and len(need) > 1:
+            try:
+                sizes = [float(self.file_size(q, bytes(n))) for q, n in zip(need, self.probe_many(need))]
+            except (InputError, FFmpegTimeout):
+                raise
+            except SggicError:  # one setting refused: ask them one by one
+                sizes = [self._probe_one(q) for q in need]
+        else:
+            sizes = _map(self._probe_one, need, self.workers)
+        for q, s in zip(need, sizes):
             self.probed[q] = s
         return [self.probed[q] for q in qs]
 
@@ -312,99 +337,114 @@ class _Search:
         return RateChoice(q, data, int(size), len(self.real), False, len(self.probed))
 
     def _final(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]]) -> tuple[list[Any], int | None]:
-        """Probe-guided search: the coarse setting first, then its refinements.
+        """Probe-guided search for small pictures: rounds of ``batch`` parallel real encodes,
+        each aimed at the final setting (a coarse one or a refinement).
 
-        Real encodes run in rounds of ``batch`` (``workers`` processes, or 1 process with
-        ``workers`` threads for large pictures, see ``fit_rate``).
-
-        1. The probe search over ``qs`` predicts the coarse setting; it and the next larger
-           one are encoded for real (with a batch of 1: it alone). Probe sizes are then
-           corrected by the measured ratio (real / probe) and the round repeats until a real
-           file fits and the next coarse setting is known not to (batch 1: or predicted
-           not to, by the corrected probe).
-        2. Unless that file already fills ``GOOD_FILL`` of the budget, the refinements of
-           the coarse setting are probed, corrected by the ratio measured at the closest
-           real encode of that qp, and the predicted one and the one below it are encoded
-           (batch 1: the predicted one, and should it miss, the next prediction).
-        Should the probe mislead every round, real encodes search what is left.
+        The probe search over ``qs`` (at the budget divided by the codec's prior real / probe
+        ratio) finds the coarse setting, whose refinements and next coarse setting are then
+        probed in one batch. Each round encodes the two settings whose corrected probe sizes
+        lie closest under ``AIM`` (round 1, prior ratio) or ``AIM_MEASURED`` (later rounds,
+        the ratio measured by the previous round) of the budget; the search ends at a real
+        file that fills ``SMALL_GOOD_FILL`` of the budget, or when no probed setting could do
+        better. Should the probe mislead every round, real encodes search what is left.
         """
-        ratio, i, batch = 1.0, None, self.batch
-        for _ in range(MAX_REAL_ROUNDS):
-            i = self._probe_index(qs, self.budget / ratio)
-            c = self._best(qs)
-            if c is not None and c >= i:  # the prediction is known to fit: look above it
-                cand = [c + 1, c + 2]
-            else:
-                cand = [i, i + 1]
-            cand = [j for j in cand if j < len(qs) and qs[j] not in self.real][:batch]
-            if cand:
-                self.real_sizes([qs[j] for j in cand])
-                ratio = self._ratio(qs[cand[0]], ratio)
-            c = self._best(qs)
-            if c is None and qs[0] in self.real and self.real[qs[0]][1] > self.budget:
-                return qs, None
-            if c is not None and (c + 1 >= len(qs)
-                                  or (qs[c + 1] in self.real and self.real[qs[c + 1]][1] > self.budget)):
+        ratio = self.prior
+        if self.calibration is not None:  # the closer probe runs beside the rest of the probe search
+            q0 = qs[self._probe_index(qs, self.budget / ratio, rounds=0)]
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                closer = pool.submit(self._calibration_size, q0)
+                self._probe_index(qs, self.budget / ratio)
+                size = closer.result()
+            probe = self.probe_sizes([q0])[0]
+            if size is not None and 0 < probe < math.inf:
+                ratio = self.calibration_prior * size / probe
+        self._probe_fine(qs, refine, self._probe_index(qs, self.budget / ratio), ratio)
+        for rnd in range(MAX_REAL_ROUNDS):
+            cands = self._aim(ratio, AIM if rnd == 0 else AIM_MEASURED)
+            if not cands:
                 break
-            if batch == 1:
-                if c is not None and self._probe_index(qs, self.budget / ratio) <= c:
-                    break  # the corrected probe says the next step does not fit
-                continue
-            merged = self._merged_round(qs, refine, ratio)  # the bracket was missed: aim at the end
-            if merged is not None:
-                return merged
-        c = self._best(qs)
-        if c is None:  # the probe misled every round: real encodes search the rest
-            c = self._pick(qs[: _first_misfit(qs, self.real, self.budget)], self.real_sizes, self.budget)
-            if c is None:
-                return qs, None
-        fine = [qs[c], *refine(qs[c])]
-        ladder = qs[:c] + fine + qs[c + 1 :]
-        if len(fine) == 1:
-            return ladder, c
-        bound = fine + qs[c + 1 : c + 2]  # the next coarse setting closes the bracket
-        for _ in range(1 if batch > 1 else 2):
-            b = self._best(fine) or 0
-            if self.real[fine[b]][1] >= GOOD_FILL * self.budget:
+            self.real_sizes(cands)
+            best = self._best_real()
+            if best is not None and self.real[best][1] >= SMALL_GOOD_FILL * self.budget:
                 break
-            ratio = self._ratio([q for q in fine if q in self.real][-1], ratio)
-            misfit = _first_misfit(bound, self.real, self.budget)
-            k = min(self._probe_index(bound[:misfit], self.budget / ratio, True), len(fine) - 1)
-            pred = [s * ratio for s in self.probe_sizes(bound[k : k + 2])]
-            if (batch > 1 and k + 1 < min(len(fine), misfit) and pred[0] < REACH[0] * self.budget
-                    and pred[1] <= REACH[1] * self.budget):
-                k += 1  # the predicted file leaves room and the next one may still fit: try both
-            cand = [j for j in (k, k - 1) if j > b and fine[j] not in self.real][:batch]
-            if not cand:
-                break
-            self.real_sizes([fine[j] for j in cand])
-        return ladder, c + (self._best(fine) or 0)
-
-    def _merged_round(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]],
-                      ratio: float) -> tuple[list[Any], int | None] | None:
-        """After a round of real encodes that missed the coarse bracket: one round aimed at the
-        final setting, instead of a coarse round and then a refinement round.
-
-        The ratio measured in that round corrects the probes of the predicted qp's
-        refinements (whose next qp the corrected probe says does not fit); the predicted
-        setting and the one below it are encoded. The largest real file within the budget,
-        or None when neither fits (the caller's next round then searches on).
-        """
-        c = self._best(qs)
-        c2 = min(self._probe_index(qs, self.budget / ratio), _first_misfit(qs, self.real, self.budget) - 1)
-        if c is not None:
-            c2 = max(c2, c)
-        if c2 < 0:
-            return qs, None  # the smallest setting is known not to fit
-        fine = [qs[c2], *refine(qs[c2])]
-        bound = fine + qs[c2 + 1 : c2 + 2]
-        top = min(_first_misfit(bound, self.real, self.budget), len(fine))
-        k = min(self._probe_index(bound[:top], self.budget / ratio, True), top - 1)
-        ladder = qs[:c2] + fine + qs[c2 + 1 :]
-        cand = [ladder[j] for j in (c2 + k, c2 + k - 1) if j >= 0 and ladder[j] not in self.real][: self.batch]
-        self.real_sizes(cand)
+            ratio = self._round_ratio(cands, ratio)
+            misfit = _first_misfit(qs, self.real, self.budget)
+            if misfit == 0:
+                return qs, None  # the smallest setting is known not to fit
+            self._probe_fine(qs, refine, min(self._probe_index(qs[:misfit], self.budget / ratio), misfit - 1), ratio)
         best = self._best_real()
-        return None if best is None else ([best], 0)
+        if best is None:  # the probe misled every round: real encodes search the coarse settings below
+            return qs, self._pick(qs[: _first_misfit(qs, self.real, self.budget)], self.real_sizes, self.budget)
+        return [best], 0
+
+    def _calibration_size(self, q: Any) -> float | None:
+        """The file size the codec's slower, closer probe gives for ``q`` (None if it fails)."""
+        assert self.calibration is not None
+        try:
+            return float(self.file_size(q, bytes(self.calibration(q))))
+        except (InputError, FFmpegTimeout):
+            raise
+        except SggicError:
+            return None
+
+    def _probe_fine(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]], c: int, ratio: float) -> None:
+        """Probe, in one batch, the coarse setting ``qs[c]``, its neighbours and its refinements, and
+        those of ``qs[c - 1]`` when ``qs[c]`` is predicted (probe times ``ratio``) to fill
+        ``BOTH_REFINED`` of the budget (the best file is then likely just below it).
+
+        With the codec's ``shape`` of its refinements, only the last refinement of each is
+        probed and the others are estimated between it and the coarse setting."""
+        groups = [c]
+        if c > 0 and self.probed.get(qs[c], math.inf) * ratio >= BOTH_REFINED * self.budget:
+            groups.insert(0, c - 1)
+        ask = list(qs[max(c - 1, 0) : c + 2])
+        for j in groups:
+            fine = list(refine(qs[j]))
+            ask += fine[-1:] if self.shape is not None and len(self.shape) == len(fine) - 1 else fine
+        self.probe_sizes(ask)
+        if self.shape is None:
+            return
+        for j in groups:
+            fine = list(refine(qs[j]))
+            if len(self.shape) != len(fine) - 1 or not fine:
+                continue
+            p0, p1 = self.probed.get(qs[j], math.inf), self.probed.get(fine[-1], math.inf)
+            if math.isfinite(p0) and math.isfinite(p1):
+                for q, f in zip(fine, self.shape):
+                    self.estimated.setdefault(q, p0 + (p1 - p0) * f)
+
+    def _est(self, q: Any) -> float:
+        """The probe-domain size of ``q``: probed, else estimated from the shape (inf if neither)."""
+        return self.probed.get(q, self.estimated.get(q, math.inf))
+
+    def _aim(self, ratio: float, aim: tuple[float, float]) -> list[Any]:
+        """Up to ``batch`` settings to encode for real: the largest whose estimated size times
+        ``ratio`` is within ``aim[0]`` of the budget and the largest within ``aim[1]`` (smaller
+        than the first). Only settings whose estimate lies between the best real fit's and the
+        smallest real misfit's count (sizes are nearly monotone in the probe); when every one
+        is predicted over the budget: none when a real file fits (it is then likely the best),
+        else the smallest of them."""
+        fits = self._best_real()
+        low = self._est(fits) if fits is not None else -1.0
+        high = min([self._est(q) for q, (_, size) in self.real.items() if size > self.budget], default=math.inf)
+        pool = sorted((p, q) for q in {**self.estimated, **self.probed}
+                      if q not in self.real and q not in self.refused and low < (p := self._est(q)) < high
+                      and math.isfinite(p))
+        picked: list[Any] = []
+        for a in aim[: self.batch]:
+            under = [(p, q) for p, q in pool if p * ratio <= a * self.budget
+                     and all(p < self._est(x) for x in picked)]
+            if under:
+                picked.append(under[-1][1])
+        if not picked and pool and fits is None:  # nothing fits yet: the smallest candidate
+            picked.append(pool[0][1])
+        return picked
+
+    def _round_ratio(self, qs: list[Any], default: float) -> float:
+        """The geometric mean of real / estimated size over ``qs`` (``default`` if none is usable)."""
+        logs = [math.log(self.real[q][1] / p) for q in qs
+                if math.isfinite(self.real[q][1]) and self.real[q][1] > 0 and 0 < (p := self._est(q)) < math.inf]
+        return math.exp(sum(logs) / len(logs)) if logs else default
 
     def _final_single(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]]) -> tuple[list[Any], int | None]:
         """Probe-guided search with one (threaded) real encode per round, for large pictures.
@@ -452,7 +492,7 @@ class _Search:
         fits = [(size, q) for q, (_, size) in self.real.items() if size <= self.budget]
         return max(fits, key=lambda t: t[0])[1] if fits else None
 
-    def _probe_index(self, ladder: list[Any], budget: float, spread: bool = False) -> int:
+    def _probe_index(self, ladder: list[Any], budget: float, spread: bool = False, rounds: int | None = None) -> int:
         """Index of the largest setting of ``ladder`` whose *probe* size fits ``budget`` (0 if none).
 
         Rounds of ``workers`` parallel probes. Without probes of this ladder yet, the first
@@ -488,6 +528,10 @@ class _Search:
                 ask([lo + (hi - lo) // 3, lo + 2 * (hi - lo) // 3])
                 continue
             i = _predict(known, budget, lo, hi)
+            if rounds is not None and lo >= 0 and hi < n:  # inside a bracket of two probes
+                if rounds <= 0:
+                    return i  # the model's guess, unprobed
+                rounds -= 1
             ask([i, i + 1] if self.workers > 1 else [i])
         return 0  # pragma: no cover - every round asks a new setting inside the bracket
 

@@ -21,7 +21,7 @@ import numpy as np
 from .. import varint
 from ..errors import BackendUnavailable, BitstreamError, InputError, SggicError
 from . import _nal, _paramsets, _sniff
-from ._ffmpeg import FFmpegTimeout, check_exe, is_pinned_package, run_ffmpeg
+from ._ffmpeg import FFmpegTimeout, check_exe, is_pinned_package, run_ffmpeg, run_ffmpeg_files
 from ._pixels import check_rgb, check_size, pad_edge, padded_size, rgb_to_yuv420p10, yuv420p10_to_rgb
 from .base import BaseCodec
 
@@ -53,10 +53,19 @@ SLOTS_PER_QP = CHROMA_MAX + (CHROMA_MAX + 1)
 PACKED_BASE = 64
 QUALITY_MAX = PACKED_BASE + SLOTS_PER_QP * (QP_MAX + 1) - 1
 CHROMA_STEPS = (1, 2, 4, 6, 9, 12)  # refinements rate control tries between qp and qp - 1
+# Where the refinements' sizes lie, as fractions of the way from qp (0) to its -12 offset
+# (1): medians over the train photos at medium (docs/codecs.md); the -12 one is probed.
+REFINEMENT_SHAPE = (0.035, 0.075, 0.175, 0.32, 0.59)
 ANCHOR_OFFSETS = (4, -5)  # rate control's first two probes: qp this far from the prior's guess
+DETAIL_PRIOR = (4.25, -5.06, 6.13)  # the qp guess from bits per pixel and detail (``PreparedImage.anchors``)
+DETAIL_ANCHOR_OFFSETS = (4, -4)  # the first two probes around that guess
+DETAIL_PIXELS = 512 * 512  # bases up to this size use it (it was fitted on 256x256 ones)
 MOSAIC, TILE = 4, 128  # rate control's calibration picture for large images: 4x4 tiles of 128x128
 PROBE_PRESET = "faster"  # rate control's size probe: ~5x less CPU than medium, sizes within ~20 %
 QPA = False  # libvvenc's perceptual QP adaptation in the files the encoder writes: off (docs/codecs.md)
+PROBE_PRIOR = 0.94  # rate control's expected medium / faster payload ratio before a real encode
+CALIBRATION_PRESET = "fast"  # small pictures: one probe at this preset estimates that ratio
+CALIBRATION_PRIOR = 0.98  # expected medium / fast payload ratio
 
 
 class Settings(NamedTuple):
@@ -102,15 +111,33 @@ def encoder_args(width: int, height: int, settings: Settings, preset: str = PRES
     settings (QPA on, no chroma offset) add no argument, so such encodes are exactly those
     of files written before the other settings existed.
     """
+    return [*_input_args(width, height), *_output_args(settings, preset, threads), "-"]
+
+
+def _input_args(width: int, height: int) -> list[str]:
+    return ["-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-s", f"{width}x{height}", "-i", "-"]
+
+
+def _output_args(settings: Settings, preset: str, threads: int) -> list[str]:
+    """One libvvenc output (its target follows): the encoder options of :func:`encoder_args`."""
     qp, chroma, qpa = settings
     extra = [] if qpa else ["-qpa", "0"]
     if chroma:
         extra += ["-vvenc-params", f"CbQpOffset={chroma}:CrQpOffset={chroma}"]
-    return [
-        "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-s", f"{width}x{height}", "-i", "-",
-        "-threads", str(threads), "-c:v", "libvvenc", "-preset", preset, "-qp", str(qp), *extra,
-        "-frames:v", "1", "-f", "vvc", "-",
-    ]  # fmt: skip
+    return ["-threads", str(threads), "-c:v", "libvvenc", "-preset", preset, "-qp", str(qp), *extra,
+            "-frames:v", "1", "-f", "vvc"]  # fmt: skip
+
+
+def encoder_args_many(width: int, height: int, jobs: Sequence[tuple[Settings, str]], paths: Sequence[str],
+                      threads: int = THREADS) -> list[str]:
+    """One ffmpeg run coding the same picture (stdin) with each ``(settings, preset)`` of
+    ``jobs`` into the file of the same index in ``paths``: each output is the stream
+    :func:`encoder_args` writes for those settings (tested), in one process whose encoders
+    run in parallel threads."""
+    args = _input_args(width, height)
+    for (settings, preset), path in zip(jobs, paths, strict=True):
+        args += ["-map", "0:v", *_output_args(settings, preset, threads), path]
+    return args
 
 
 def decoder_args(width: int, height: int) -> list[str]:
@@ -142,6 +169,24 @@ def _encode_stream(yuv: bytes, width: int, height: int, settings: Settings, pres
                    threads: int = THREADS) -> bytes:
     # inputs are validated before this point, so a failure here is the backend's
     return _run(encoder_args(width, height, settings, preset, threads), yuv, BackendUnavailable, "libvvenc failed")
+
+
+def _encode_streams(yuv: bytes, width: int, height: int, jobs: Sequence[tuple[Settings, str]],
+                    threads: int = THREADS) -> list[bytes]:
+    """The streams of several ``(settings, preset)`` encodes of one picture: one ffmpeg process
+    (a single job runs exactly :func:`encoder_args`' command)."""
+    if len(jobs) == 1:
+        return [_encode_stream(yuv, width, height, jobs[0][0], jobs[0][1], threads)]
+    if not jobs:
+        return []
+    try:
+        return run_ffmpeg_files(lambda paths: encoder_args_many(width, height, jobs, paths, threads), len(jobs),
+                                yuv, BackendUnavailable, "libvvenc failed")
+    except FFmpegTimeout:
+        raise
+    except SggicError:
+        _check_backend()
+        raise
 
 
 def decode_stream(stream: bytes, width: int, height: int, what: str = "corrupt VVC payload") -> np.ndarray:
@@ -250,10 +295,13 @@ class PreparedImage:
         img = check_rgb(rgb)
         h, w = img.shape[:2]
         self.preset = codec.preset
+        self.prior_ratio = PROBE_PRIOR if self.preset == PRESET else 1.0
+        self.calibration_prior = CALIBRATION_PRIOR if self.preset == PRESET else 1.0
         self.pw, self.ph = padded_size(w, h, PAD_MULTIPLE, MIN_SIZE)
         self.pixels = self.pw * self.ph
         self.yuv = rgb_to_yuv420p10(pad_edge(img, self.pw, self.ph))
         self._img = img
+        self.detail = _detail(img) if self.pixels <= DETAIL_PIXELS else 0.0
 
     def __call__(self, quality: int, threads: int = THREADS) -> bytes:
         """The payload at ``quality`` (as ``VVCCodec.encode``); ``threads`` does not change it."""
@@ -265,18 +313,35 @@ class PreparedImage:
 
     def probe(self, quality: int) -> int:
         """Payload bytes at ``quality``, estimated with libvvenc's ``faster`` preset."""
+        return self.probe_many([quality])[0]
+
+    def probe_many(self, qualities: Sequence[int]) -> list[int]:
+        """:meth:`probe` of each quality, in one ffmpeg process (its encoders run in parallel)."""
+        jobs = [(_check_quality(q, InputError), PROBE_PRESET) for q in qualities]
+        return [len(pack_nals(_slices_only(s))) for s in _encode_streams(self.yuv, self.pw, self.ph, jobs)]
+
+    def calibration_probe(self, quality: int) -> int:
+        """Payload bytes at ``quality`` with libvvenc's ``fast`` preset: ~2x a probe's CPU, and its
+        size ratio to the real one varies 3-4x less between pictures (docs/codecs.md)."""
         settings = _check_quality(quality, InputError)
-        return len(pack_nals(_slices_only(_encode_stream(self.yuv, self.pw, self.ph, settings, PROBE_PRESET))))
+        return len(pack_nals(_slices_only(_encode_stream(self.yuv, self.pw, self.ph, settings, CALIBRATION_PRESET))))
 
     def anchors(self, budget: int) -> tuple[int, int]:
         """The two qualities rate control probes first: around the qp a prior puts ``budget`` at.
 
-        Prior (QPA off, the dev photos' 512x512 crops at 0.02-0.05 bpp): the chosen qp is
-        about 29.7 - 5.3 log2(budget bits per base pixel), photos spreading -10..+4 qp.
+        Priors (QPA off, fitted on the train photos, docs/codecs.md): for bases of up to
+        ``DETAIL_PIXELS`` the chosen qp is about 4.25 - 5.06 log2(budget bits per base pixel)
+        + 6.13 log2(detail), ``detail`` being the mean absolute difference between
+        neighbouring luma samples (photos spread +-3 qp around it); for larger ones, where
+        that was not fitted, 29.7 - 5.3 log2(bits) (+-10 qp).
         """
         bits = max(budget, 1) * 8 / self.pixels
-        guess = 29.7 - 5.3 * math.log2(bits)
-        qps = [min(max(round(guess + d), QP_MIN), QP_MAX) for d in ANCHOR_OFFSETS]
+        if self.pixels <= DETAIL_PIXELS and self.detail > 0:
+            a, b, c = DETAIL_PRIOR
+            guess, offsets = a + b * math.log2(bits) + c * math.log2(self.detail), DETAIL_ANCHOR_OFFSETS
+        else:
+            guess, offsets = 29.7 - 5.3 * math.log2(bits), ANCHOR_OFFSETS
+        qps = [min(max(round(guess + d), QP_MIN), QP_MAX) for d in offsets]
         return pack_quality(Settings(qps[0], 0, QPA)), pack_quality(Settings(qps[1], 0, QPA))
 
     def probe_ratio(self, quality: int) -> float:
@@ -298,6 +363,14 @@ class PreparedImage:
         with ThreadPoolExecutor(max_workers=2) as pool:
             real, probe = pool.map(size, (self.preset, PROBE_PRESET))
         return real / probe if real > 0 and probe > 0 else 1.0
+
+
+def _detail(img: np.ndarray) -> float:
+    """Mean absolute difference between vertical plus horizontal neighbours of the luma (0..255)."""
+    y = img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    dy = float(np.abs(np.diff(y, axis=0)).mean()) if y.shape[0] > 1 else 0.0
+    dx = float(np.abs(np.diff(y, axis=1)).mean()) if y.shape[1] > 1 else 0.0
+    return dy + dx
 
 
 def _mosaic(img: np.ndarray, n: int, tile: int) -> np.ndarray:
@@ -352,6 +425,12 @@ class VVCCodec(BaseCodec):
         if chroma != 0 or not QP_MIN < qp <= QP_MAX:  # QP_MIN is the top of the list: nothing above
             return ()
         return tuple(pack_quality(Settings(qp, -k, qpa)) for k in CHROMA_STEPS)
+
+    @property
+    def refinement_shape(self) -> tuple[float, ...]:
+        """Rate control's estimate of where :meth:`refinements` lie: all but the last one, as
+        fractions of the way from the quality's size to the last refinement's."""
+        return REFINEMENT_SHAPE
 
     def size_probe(self, rgb: np.ndarray) -> Callable[[int], int]:
         """Payload bytes at a quality, estimated with libvvenc's ``faster`` preset."""
