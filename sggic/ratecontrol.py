@@ -52,7 +52,6 @@ PROBE_GROWTH = 1.13  # prior size ratio between neighbouring coarse settings (VV
 SINGLE_PIXELS = 500_000  # from this many (base) pixels on: one encode per round with `workers` threads
 SINGLE_ROUNDS = 2  # large pictures: real encodes after which a fitting file is good enough
 SAFE = 0.985  # large pictures: aim the probe-predicted size this far below the budget
-REACH = (0.97, 1.03)  # refinement: also try the next setting if the predicted one fills < 97 % and it is predicted < 103 %
 GROWTH_RANGE = (1.04, 1.35)  # clamp for a growth measured from two probes (extrapolation)
 PROBE_ANCHORS = (0.16, 0.43)  # first probe round, unless the codec says (VVC: anchors()): ladder fractions
 REFUSED = math.inf  # the size of a setting the encoder refuses: "too large" for the search
@@ -219,7 +218,6 @@ def fit_rate(
     s = _Search(encode, probe_fn, budget, file_size, workers, batch)
     if prepare is not None and probe:
         s.calibrate = getattr(prepared, "probe_ratio", None)
-        s.probe_many = getattr(prepared, "probe_many", None)
         s.prior = float(getattr(prepared, "prior_ratio", 1.0))
         s.calibration = getattr(prepared, "calibration_probe", None)
         s.calibration_prior = float(getattr(prepared, "calibration_prior", 1.0))
@@ -242,7 +240,6 @@ class _Search:
         self.calibrate: Callable[[Any], float] | None = None  # estimated real / probe ratio at a setting
         self.anchors: Sequence[Any] = ()  # the coarse settings to probe first (default: PROBE_ANCHORS)
         self.coarse: list[Any] | None = None  # the coarse ladder (the anchors belong to it)
-        self.probe_many: Callable[[list[Any]], list[int]] | None = None  # several probes in one call
         self.prior = 1.0  # expected real / probe size ratio before any real encode
         self.calibration: Callable[[Any], int] | None = None  # a slower probe, closer to the real size
         self.calibration_prior = 1.0  # expected real / calibration size ratio
@@ -267,7 +264,7 @@ class _Search:
         return data, float(self.file_size(q, data))
 
     def real_sizes(self, qs: list[Any]) -> list[float]:
-        need = [q for q in qs if q not in self.real]
+        need = list(dict.fromkeys(q for q in qs if q not in self.real))
         for q, r in zip(need, _map(self._encode_one, need, self.batch)):
             self.real[q] = r
         return [self.real[q][1] for q in qs]
@@ -284,16 +281,7 @@ class _Search:
 
     def probe_sizes(self, qs: list[Any]) -> list[float]:
         need = list(dict.fromkeys(q for q in qs if q not in self.probed))
-        if self.probe_many is not None and len(need) > 1:
-            try:
-                sizes = [float(self.file_size(q, bytes(n))) for q, n in zip(need, self.probe_many(need))]
-            except (InputError, FFmpegTimeout):
-                raise
-            except SggicError:  # one setting refused: ask them one by one
-                sizes = [self._probe_one(q) for q in need]
-        else:
-            sizes = _map(self._probe_one, need, self.workers)
-        for q, s in zip(need, sizes):
+        for q, s in zip(need, _map(self._probe_one, need, self.workers)):
             self.probed[q] = s
         return [self.probed[q] for q in qs]
 
@@ -350,9 +338,14 @@ class _Search:
         """
         ratio = self.prior
         if self.calibration is not None:  # the closer probe runs beside the rest of the probe search
-            q0 = qs[self._probe_index(qs, self.budget / ratio, rounds=0)]
+            i = self._probe_index(qs, self.budget / ratio, rounds=0)
+            q0 = qs[i]
             with ThreadPoolExecutor(max_workers=1) as pool:
                 closer = pool.submit(self._calibration_size, q0)
+                # meanwhile: the guess, its neighbours and the ends of the refinements around
+                # it (what the bracket and _probe_fine usually ask next)
+                ends = [r[-1] for r in (refine(qs[j]) for j in (i - 1, i) if j >= 0) if r and self.shape is not None]
+                self.probe_sizes([*qs[max(i - 1, 0) : i + 2], *ends])
                 self._probe_index(qs, self.budget / ratio)
                 size = closer.result()
             probe = self.probe_sizes([q0])[0]

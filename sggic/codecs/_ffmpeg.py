@@ -11,10 +11,7 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from functools import lru_cache
-from pathlib import Path
-from typing import Callable
 
 from ..errors import BackendUnavailable, SggicError
 
@@ -98,23 +95,3 @@ def run_ffmpeg(args: list[str], stdin: bytes, error: type[SggicError], what: str
         detail = _PREFIX.sub("", lines[0]) if lines else f"exit status {proc.returncode}"
         raise error(f"{what}: {detail[:200]}")
     return proc.stdout
-
-
-def run_ffmpeg_files(build: Callable[[list[str]], list[str]], count: int, stdin: bytes,
-                     error: type[SggicError], what: str) -> list[bytes]:
-    """Run ffmpeg once with ``count`` output files: ``build(paths)`` gives the arguments that
-    write them (paths in a private temporary folder, removed afterwards); their contents.
-
-    One process for several encodes of the same input: ffmpeg runs each output's encoder in
-    its own thread, and the process start (~10 ms CPU) is paid once.
-    """
-    with tempfile.TemporaryDirectory(prefix="sggic-ffmpeg-") as tmp:
-        paths = [os.path.join(tmp, f"out{i}") for i in range(count)]
-        run_ffmpeg(build(paths), stdin, error, what)
-        outs = []
-        for path in paths:
-            try:
-                outs.append(Path(path).read_bytes())
-            except OSError:
-                raise error(f"{what}: ffmpeg wrote no output") from None
-        return outs

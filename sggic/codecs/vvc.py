@@ -21,7 +21,7 @@ import numpy as np
 from .. import varint
 from ..errors import BackendUnavailable, BitstreamError, InputError, SggicError
 from . import _nal, _paramsets, _sniff
-from ._ffmpeg import FFmpegTimeout, check_exe, is_pinned_package, run_ffmpeg, run_ffmpeg_files
+from ._ffmpeg import FFmpegTimeout, check_exe, is_pinned_package, run_ffmpeg
 from ._pixels import check_rgb, check_size, pad_edge, padded_size, rgb_to_yuv420p10, yuv420p10_to_rgb
 from .base import BaseCodec
 
@@ -111,33 +111,15 @@ def encoder_args(width: int, height: int, settings: Settings, preset: str = PRES
     settings (QPA on, no chroma offset) add no argument, so such encodes are exactly those
     of files written before the other settings existed.
     """
-    return [*_input_args(width, height), *_output_args(settings, preset, threads), "-"]
-
-
-def _input_args(width: int, height: int) -> list[str]:
-    return ["-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-s", f"{width}x{height}", "-i", "-"]
-
-
-def _output_args(settings: Settings, preset: str, threads: int) -> list[str]:
-    """One libvvenc output (its target follows): the encoder options of :func:`encoder_args`."""
     qp, chroma, qpa = settings
     extra = [] if qpa else ["-qpa", "0"]
     if chroma:
         extra += ["-vvenc-params", f"CbQpOffset={chroma}:CrQpOffset={chroma}"]
-    return ["-threads", str(threads), "-c:v", "libvvenc", "-preset", preset, "-qp", str(qp), *extra,
-            "-frames:v", "1", "-f", "vvc"]  # fmt: skip
-
-
-def encoder_args_many(width: int, height: int, jobs: Sequence[tuple[Settings, str]], paths: Sequence[str],
-                      threads: int = THREADS) -> list[str]:
-    """One ffmpeg run coding the same picture (stdin) with each ``(settings, preset)`` of
-    ``jobs`` into the file of the same index in ``paths``: each output is the stream
-    :func:`encoder_args` writes for those settings (tested), in one process whose encoders
-    run in parallel threads."""
-    args = _input_args(width, height)
-    for (settings, preset), path in zip(jobs, paths, strict=True):
-        args += ["-map", "0:v", *_output_args(settings, preset, threads), path]
-    return args
+    return [
+        "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-s", f"{width}x{height}", "-i", "-",
+        "-threads", str(threads), "-c:v", "libvvenc", "-preset", preset, "-qp", str(qp), *extra,
+        "-frames:v", "1", "-f", "vvc", "-",
+    ]  # fmt: skip
 
 
 def decoder_args(width: int, height: int) -> list[str]:
@@ -169,24 +151,6 @@ def _encode_stream(yuv: bytes, width: int, height: int, settings: Settings, pres
                    threads: int = THREADS) -> bytes:
     # inputs are validated before this point, so a failure here is the backend's
     return _run(encoder_args(width, height, settings, preset, threads), yuv, BackendUnavailable, "libvvenc failed")
-
-
-def _encode_streams(yuv: bytes, width: int, height: int, jobs: Sequence[tuple[Settings, str]],
-                    threads: int = THREADS) -> list[bytes]:
-    """The streams of several ``(settings, preset)`` encodes of one picture: one ffmpeg process
-    (a single job runs exactly :func:`encoder_args`' command)."""
-    if len(jobs) == 1:
-        return [_encode_stream(yuv, width, height, jobs[0][0], jobs[0][1], threads)]
-    if not jobs:
-        return []
-    try:
-        return run_ffmpeg_files(lambda paths: encoder_args_many(width, height, jobs, paths, threads), len(jobs),
-                                yuv, BackendUnavailable, "libvvenc failed")
-    except FFmpegTimeout:
-        raise
-    except SggicError:
-        _check_backend()
-        raise
 
 
 def decode_stream(stream: bytes, width: int, height: int, what: str = "corrupt VVC payload") -> np.ndarray:
@@ -313,12 +277,8 @@ class PreparedImage:
 
     def probe(self, quality: int) -> int:
         """Payload bytes at ``quality``, estimated with libvvenc's ``faster`` preset."""
-        return self.probe_many([quality])[0]
-
-    def probe_many(self, qualities: Sequence[int]) -> list[int]:
-        """:meth:`probe` of each quality, in one ffmpeg process (its encoders run in parallel)."""
-        jobs = [(_check_quality(q, InputError), PROBE_PRESET) for q in qualities]
-        return [len(pack_nals(_slices_only(s))) for s in _encode_streams(self.yuv, self.pw, self.ph, jobs)]
+        settings = _check_quality(quality, InputError)
+        return len(pack_nals(_slices_only(_encode_stream(self.yuv, self.pw, self.ph, settings, PROBE_PRESET))))
 
     def calibration_probe(self, quality: int) -> int:
         """Payload bytes at ``quality`` with libvvenc's ``fast`` preset: ~2x a probe's CPU, and its
