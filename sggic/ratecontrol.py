@@ -344,8 +344,8 @@ class _Search:
                 closer = pool.submit(self._calibration_size, q0)
                 # meanwhile: the guess, its neighbours and the ends of the refinements around
                 # it (what the bracket and _probe_fine usually ask next)
-                ends = [r[-1] for r in (refine(qs[j]) for j in (i - 1, i) if j >= 0) if r and self.shape is not None]
-                self.probe_sizes([*qs[max(i - 1, 0) : i + 2], *ends])
+                end = refine(qs[i])[-1:] if self.shape is not None else ()
+                self.probe_sizes([*qs[max(i - 1, 0) : i + 2], *end])
                 self._probe_index(qs, self.budget / ratio)
                 size = closer.result()
             probe = self.probe_sizes([q0])[0]
@@ -381,30 +381,55 @@ class _Search:
             return None
 
     def _probe_fine(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]], c: int, ratio: float) -> None:
-        """Probe, in one batch, the coarse setting ``qs[c]``, its neighbours and its refinements, and
-        those of ``qs[c - 1]`` when ``qs[c]`` is predicted (probe times ``ratio``) to fill
+        """Sizes for the settings around the coarse setting ``qs[c]``: its refinements, and those of
+        ``qs[c - 1]`` when ``qs[c]`` is predicted (probe times ``ratio``) to fill
         ``BOTH_REFINED`` of the budget (the best file is then likely just below it).
 
-        With the codec's ``shape`` of its refinements, only the last refinement of each is
-        probed and the others are estimated between it and the coarse setting."""
+        Without a ``shape`` they are probed, with the neighbours of ``qs[c]``, in one batch.
+        With the codec's ``shape`` of its refinements they are estimated: the last refinement
+        at the size ratio to its coarse setting that a probed last refinement showed (one is
+        probed if none is yet), the others at the shape's fractions between the two, and an
+        unprobed neighbour from ``qs[c]`` with the growth between probed coarse settings."""
         groups = [c]
         if c > 0 and self.probed.get(qs[c], math.inf) * ratio >= BOTH_REFINED * self.budget:
             groups.insert(0, c - 1)
-        ask = list(qs[max(c - 1, 0) : c + 2])
-        for j in groups:
-            fine = list(refine(qs[j]))
-            ask += fine[-1:] if self.shape is not None and len(self.shape) == len(fine) - 1 else fine
-        self.probe_sizes(ask)
         if self.shape is None:
+            self.probe_sizes([*qs[max(c - 1, 0) : c + 2], *(q for j in groups for q in refine(qs[j]))])
             return
+        spans = self._spans(qs, refine)
+        if not spans and len(refine(qs[c])) == len(self.shape) + 1:
+            self.probe_sizes([qs[c], refine(qs[c])[-1]])
+            spans = self._spans(qs, refine)
+        growth = self._growth(qs, c)
+        for j in range(max(c - 1, 0), min(c + 2, len(qs))):
+            if qs[j] not in self.probed and math.isfinite(self._est(qs[c])):
+                self.estimated.setdefault(qs[j], self._est(qs[c]) * growth ** (j - c))
         for j in groups:
             fine = list(refine(qs[j]))
-            if len(self.shape) != len(fine) - 1 or not fine:
+            p0 = self._est(qs[j])
+            if len(fine) != len(self.shape) + 1 or not spans or not math.isfinite(p0):
                 continue
-            p0, p1 = self.probed.get(qs[j], math.inf), self.probed.get(fine[-1], math.inf)
-            if math.isfinite(p0) and math.isfinite(p1):
-                for q, f in zip(fine, self.shape):
-                    self.estimated.setdefault(q, p0 + (p1 - p0) * f)
+            span = spans[min(spans, key=lambda k: abs(k - j))]
+            for q, f in zip(fine, (*self.shape, 1.0)):
+                self.estimated.setdefault(q, p0 * (1 + (span - 1) * f))
+
+    def _spans(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]]) -> dict[int, float]:
+        """Probed size ratios of last refinement to coarse setting, by coarse index."""
+        out = {}
+        for j, q in enumerate(qs):
+            fine = refine(q) if q in self.probed else ()
+            if fine and fine[-1] in self.probed and 0 < self.probed[q] < math.inf and math.isfinite(self.probed[fine[-1]]):
+                out[j] = self.probed[fine[-1]] / self.probed[q]
+        return out
+
+    def _growth(self, qs: list[Any], c: int) -> float:
+        """Size ratio per coarse step near ``qs[c]`` from probes (``PROBE_GROWTH`` without two)."""
+        near = sorted((j for j, q in enumerate(qs) if 0 < self.probed.get(q, 0) < math.inf), key=lambda j: abs(j - c))
+        if len(near) >= 2 and near[0] != near[1]:
+            a, b = sorted(near[:2])
+            g = (self.probed[qs[b]] / self.probed[qs[a]]) ** (1 / (b - a))
+            return min(max(g, GROWTH_RANGE[0]), GROWTH_RANGE[1])
+        return PROBE_GROWTH
 
     def _est(self, q: Any) -> float:
         """The probe-domain size of ``q``: probed, else estimated from the shape (inf if neither)."""
