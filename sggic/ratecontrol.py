@@ -14,13 +14,17 @@ Two things make sggic's encoder fast and full (issue 13, numbers in docs/codecs.
 * A codec may offer a cheap *size probe* (VVC: the same settings at libvvenc's
   ``faster`` preset, 2-15x less CPU than ``medium``, sizes within 0.74-1.15x). The search
   then runs on probe sizes (two at a time, starting at the codec's ``anchors``), and only
-  the last steps encode for real, correcting the probe by the measured ratio: small
-  pictures two settings at a time in parallel (one process per core); large ones one
-  setting at a time with ``workers`` threads, the ratio first estimated on a mosaic of the
-  picture (``probe_ratio``) so that the first real encode is usually the last.
+  the last steps encode for real, correcting the probe by an estimated real / probe ratio
+  so that the first round of real encodes is usually the last: small pictures two
+  settings at a time in parallel (one process per core), the ratio estimated by one
+  slower, closer probe run beside the probe search (``calibration_probe``, VVC: ``fast``);
+  large ones one setting at a time with ``workers`` threads, the ratio estimated on a
+  mosaic of the picture (``probe_ratio``).
 * A codec may offer *refinements* of a quality: settings between it and the next
   coarser step (VVC: chroma qp offsets between qp and qp - 1), searched after the coarse
-  step is found, so files fill their budget more closely.
+  step is found, so files fill their budget more closely. With a ``refinement_shape``
+  (where they lie between the quality and its last refinement) only the last one is
+  probed and the others are estimated.
 """
 
 from __future__ import annotations
@@ -328,13 +332,16 @@ class _Search:
         """Probe-guided search for small pictures: rounds of ``batch`` parallel real encodes,
         each aimed at the final setting (a coarse one or a refinement).
 
-        The probe search over ``qs`` (at the budget divided by the codec's prior real / probe
-        ratio) finds the coarse setting, whose refinements and next coarse setting are then
-        probed in one batch. Each round encodes the two settings whose corrected probe sizes
-        lie closest under ``AIM`` (round 1, prior ratio) or ``AIM_MEASURED`` (later rounds,
-        the ratio measured by the previous round) of the budget; the search ends at a real
-        file that fills ``SMALL_GOOD_FILL`` of the budget, or when no probed setting could do
-        better. Should the probe mislead every round, real encodes search what is left.
+        The probe search over ``qs`` runs at the budget divided by the codec's prior real /
+        probe ratio; once the anchors give a guess, the codec's ``calibration`` probe of it
+        runs beside the rest of the search (and the probes of the guess's neighbours and last
+        refinement) and replaces the prior by ``calibration_prior * calibration / probe``.
+        The coarse setting found then gets size estimates for its refinements
+        (``_probe_fine``). Each round encodes the two settings whose estimated sizes times
+        the ratio lie closest under ``AIM`` (round 1) or ``AIM_MEASURED`` (later rounds, the
+        ratio measured by the previous round) of the budget; the search ends at a real file
+        that fills ``SMALL_GOOD_FILL`` of the budget, or when no setting is predicted to do
+        better. Should the estimates mislead every round, real encodes search what is left.
         """
         ratio = self.prior
         if self.calibration is not None:  # the closer probe runs beside the rest of the probe search
