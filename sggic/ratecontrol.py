@@ -48,7 +48,7 @@ UNREACHABLE_POLICIES = ("raise", "smallest")
 Unreachable = Literal["raise", "smallest"]
 MAX_REAL_ROUNDS = 3  # rounds of real encodes after the probe search
 GOOD_FILL = 0.96  # large pictures: a real file this full ends the search
-SMALL_GOOD_FILL = 0.92  # small pictures: a real file this full ends the search
+SMALL_GOOD_FILL = 0.95  # small pictures: a real file this full ends the search
 AIM = (1.01, 0.97)  # small pictures, round 1: predicted fills the two real encodes aim under
 AIM_MEASURED = (1.0, 0.975)  # later rounds (the ratio measured by the previous round)
 BOTH_REFINED = 0.9  # small pictures: also probe the refinements below a coarse setting predicted this full
@@ -471,9 +471,9 @@ class _Search:
 
     def _refines(self, q: Any) -> bool:
         """Whether ``q`` may be chosen as far as the coarse settings go: a refinement of a coarse
-        setting only lies between it and the next one, so it must be estimated below that
-        one, which must not be known to fit (a lower qp beats any chroma offset: refinements
-        past it cost quality, measured as +7-9 % BD-rate)."""
+        setting is a step between it and the next one, so it must be estimated below that
+        one, which must not be known to fit (the rule of the real-encode search: refinements
+        only of the largest coarse setting that fits)."""
         if q not in self.next_coarse:
             return True
         nxt = self.next_coarse[q]
