@@ -583,11 +583,6 @@ class _Search:
         real, probe = self.real[q][1], self.probe_sizes([q])[0]
         return real / probe if math.isfinite(real) and 0 < probe < math.inf else default
 
-    def _best(self, ladder: list[Any]) -> int | None:
-        """Index of the largest real file known to fit (settings ordered smallest first)."""
-        fits = [i for i, q in enumerate(ladder) if q in self.real and self.real[q][1] <= self.budget]
-        return max(fits) if fits else None
-
     def _unreachable(self, q0: Any, policy: str, what: str, pixels: int | None) -> RateChoice:
         self.real_sizes([q0])
         data, size = self.real[q0]
