@@ -255,6 +255,23 @@ def test_small_pictures_with_a_calibration_take_one_round_mostly_and_fill_the_bu
     assert bigger <= 0.05 * refined  # estimates are noisy: 6 of 236
 
 
+def test_a_failing_calibration_probe_falls_back_to_the_prior():
+    rng = random.Random(9)
+    fills = []
+    for _ in range(60):
+        codec = CalibratedCodec(rng)
+
+        def fail(q):
+            raise BackendUnavailable("libvvenc failed: no")
+
+        codec.prepared.calibration_probe = fail
+        budget = int(rng.uniform(codec.sizes[3] + 10, codec.sizes[-2]))
+        r = _fit(codec, budget, workers=2)
+        assert r.file_bytes <= budget and r.file_bytes == codec.size(r.quality) + 10
+        fills.append(r.file_bytes / budget)
+    assert statistics.median(fills) >= 0.93
+
+
 def test_refinement_sizes_are_estimated_from_their_last_one():
     codec = FakeCodec([100, 120, 144], fine={1: [130, 140, 150, 160, 170, 210]}, probe_bias=lambda q: 1.0)
     s = ratecontrol._Search(lambda q: bytes(codec.size(q)), lambda q: codec.size(q), 1000, None, 2)
