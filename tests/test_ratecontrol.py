@@ -269,7 +269,7 @@ def test_a_failing_calibration_probe_falls_back_to_the_prior():
         r = _fit(codec, budget, workers=2)
         assert r.file_bytes <= budget and r.file_bytes == codec.size(r.quality) + 10
         fills.append(r.file_bytes / budget)
-    assert statistics.median(fills) >= 0.93
+    assert statistics.median(fills) >= 0.95  # 0.97, in 3 real encodes on average
 
 
 def test_refinement_sizes_are_estimated_from_their_last_one():
