@@ -193,7 +193,8 @@ def cli_table(sizes: list[str], bpps: list[float], photos: Path, split: str, wor
             subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], check=True, capture_output=True)
     labels = ["this" if t is None else str(t) for t in trees]
     print(f"command: {' '.join(sys.argv)}; load average before: {os.getloadavg()[0]:.2f}", flush=True)
-    print("| size | bpp | sggic | runs | median wall s | max wall s | median CPU s | median fill % | min fill % | max fill % |")
+    print("| size | bpp | sggic | runs | median wall s | max wall s | median CPU s | median fill % | min fill % "
+          "| max fill % |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for spec, paths in inputs.items():
         for bpp in bpps:

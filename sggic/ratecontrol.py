@@ -429,8 +429,9 @@ class _Search:
         out = {}
         for j, q in enumerate(qs):
             fine = refine(q) if q in self.probed else ()
-            if fine and fine[-1] in self.probed and 0 < self.probed[q] < math.inf and math.isfinite(self.probed[fine[-1]]):
-                out[j] = self.probed[fine[-1]] / self.probed[q]
+            end = self.probed.get(fine[-1], math.inf) if fine else math.inf
+            if 0 < self.probed.get(q, 0) < math.inf and math.isfinite(end):
+                out[j] = end / self.probed[q]
         return out
 
     def _growth(self, qs: list[Any], c: int) -> float:
