@@ -18,7 +18,9 @@ decoded with the default restorer.
 ``--cli WxH,...``: instead, the wall and CPU seconds of fresh ``sggic encode`` processes
 (what a user waits for: imports, image loading, rate control, writing) on PNG files
 written to ``--workdir``: the dev photos' centre crops at 512x512, or the first dev photo
-resized to WxH; ``--tree DIR`` runs the sggic of another checkout (e.g. the old encoder).
+resized to WxH; ``--tree DIR`` runs the sggic of another checkout (e.g. the old encoder),
+byte-compiled first as an installed package is (``--no-compile``: not); ``--compare DIR ...``
+times other checkouts in turn with it (same load for each).
 """
 
 from __future__ import annotations
@@ -145,8 +147,14 @@ def preset_table(images: list[Any], qps: list[int], settings: list[tuple[str, bo
 
 
 def cli_table(sizes: list[str], bpps: list[float], photos: Path, split: str, workdir: Path,
-              repeat: int, tree: Path | None, limit: int) -> None:
-    """Fresh ``sggic encode`` processes: median wall / CPU seconds and budget fill per size and rate."""
+              repeat: int, tree: Path | None, limit: int, compile_first: bool = True,
+              compare: list[Path] = ()) -> None:
+    """Fresh ``sggic encode`` processes: median wall / CPU seconds and budget fill per size and rate.
+
+    ``compile_first``: byte-compile the timed sggic first (its ``__pycache__``), as installing
+    it does; otherwise every process compiles ~60 modules (~0.05 s) when the environment sets
+    PYTHONDONTWRITEBYTECODE. ``compare``: other checkouts timed in turn with ``tree`` (one
+    encode each per input and repeat), so that a changing load hits them alike."""
     import os
     import subprocess
 
@@ -173,31 +181,47 @@ def cli_table(sizes: list[str], bpps: list[float], photos: Path, split: str, wor
                     img = img.resize((w, h), Image.Resampling.LANCZOS)
                 img.save(path)
             inputs[spec] = [path]
-    env = dict(os.environ)
-    if tree is not None:
-        env["PYTHONPATH"] = str(tree)
+    trees: list[Path | None] = [tree] + list(compare)
+    envs = []
+    for t in trees:
+        env = dict(os.environ)
+        if t is not None:
+            env["PYTHONPATH"] = str(t)
+        envs.append(env)
+        if compile_first:  # as an installed package is (pip compiles it); PYTHONDONTWRITEBYTECODE=1 stops imports
+            src = (t or Path(__file__).resolve().parents[1]) / "sggic"
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], check=True, capture_output=True)
+    labels = ["this" if t is None else str(t) for t in trees]
     print(f"command: {' '.join(sys.argv)}; load average before: {os.getloadavg()[0]:.2f}", flush=True)
-    print("| size | bpp | runs | median wall s | max wall s | median CPU s | median fill % | min fill % | max fill % |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| size | bpp | sggic | runs | median wall s | max wall s | median CPU s | median fill % | min fill % "
+          "| max fill % |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for spec, paths in inputs.items():
         for bpp in bpps:
-            walls, cpus, fills = [], [], []
+            walls: list[list[float]] = [[] for _ in trees]
+            cpus: list[list[float]] = [[] for _ in trees]
+            fills: list[list[float]] = [[] for _ in trees]
             for path in paths:
-                out = workdir / f"{path.stem}-{bpp}.sgc"
-                for _ in range(repeat):
-                    k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-                    t = time.perf_counter()
-                    subprocess.run([sys.executable, "-P", "-c", "import sys; from sggic.cli import main; sys.exit(main())",
-                                    "encode", str(path), "-o", str(out), "--bpp", str(bpp)],
-                                   env=env, check=True, capture_output=True)
-                    walls.append(time.perf_counter() - t)
-                    k1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-                    cpus.append(k1.ru_utime + k1.ru_stime - k0.ru_utime - k0.ru_stime)
                 w, h = Image.open(path).size
-                fills.append(100 * out.stat().st_size / math.floor(bpp * w * h / 8))
-            print(f"| {spec} | {bpp} | {len(walls)} | {statistics.median(walls):.2f} | {max(walls):.2f} | "
-                  f"{statistics.median(cpus):.2f} | {statistics.median(fills):.1f} | {min(fills):.1f} | "
-                  f"{max(fills):.1f} |", flush=True)
+                for _ in range(repeat):
+                    for k, env in enumerate(envs):  # the trees take turns: same load for each
+                        out = workdir / f"{path.stem}-{bpp}-{k}.sgc"
+                        k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                        t0 = time.perf_counter()
+                        subprocess.run([sys.executable, "-P", "-c",
+                                        "import sys; from sggic.cli import main; sys.exit(main())",
+                                        "encode", str(path), "-o", str(out), "--bpp", str(bpp)],
+                                       env=env, check=True, capture_output=True)
+                        walls[k].append(time.perf_counter() - t0)
+                        k1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                        cpus[k].append(k1.ru_utime + k1.ru_stime - k0.ru_utime - k0.ru_stime)
+                for k in range(len(trees)):
+                    fills[k].append(100 * (workdir / f"{path.stem}-{bpp}-{k}.sgc").stat().st_size
+                                    / math.floor(bpp * w * h / 8))
+            for k, label in enumerate(labels):
+                print(f"| {spec} | {bpp} | {label} | {len(walls[k])} | {statistics.median(walls[k]):.2f} | "
+                      f"{max(walls[k]):.2f} | {statistics.median(cpus[k]):.2f} | {statistics.median(fills[k]):.1f} | "
+                      f"{min(fills[k]):.1f} | {max(fills[k]):.1f} |", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
@@ -268,10 +292,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="--cli: PNG inputs and outputs (inputs are made once and kept)")
     ap.add_argument("--repeat", type=int, default=1, help="--cli: runs per input")
     ap.add_argument("--tree", type=Path, help="--cli: PYTHONPATH of the sggic to time (default: this one)")
+    ap.add_argument("--no-compile", action="store_true", help="--cli: do not byte-compile that sggic first")
+    ap.add_argument("--compare", type=Path, nargs="*", default=[],
+                    help="--cli: other checkouts (PYTHONPATH) timed in turn with --tree, e.g. the old encoder")
     a = ap.parse_args(argv)
     if a.cli:
         cli_table(a.cli.split(","), [float(b) for b in a.bpps.split(",")], a.photos, a.split, a.workdir,
-                  a.repeat, a.tree, a.limit)
+                  a.repeat, a.tree, a.limit, not a.no_compile, a.compare)
         return 0
     if a.merge:
         pts: list[dict[str, Any]] = []

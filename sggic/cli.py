@@ -52,7 +52,18 @@ def _run_config(a: argparse.Namespace):  # -> RunConfig
     return RunConfig(profile=a.profile, device=a.device, threads=a.threads, models=a.models)
 
 
-def _parser() -> argparse.ArgumentParser:
+LAZY_COMMANDS = ("models", "train-adapt")  # their parsers import more; built only when asked for
+
+
+def _command(argv: Sequence[str] | None) -> str | None:
+    """The subcommand named on the command line (the first argument that is not an option)."""
+    args = sys.argv[1:] if argv is None else argv
+    return next((a for a in args if not a.startswith("-")), None)
+
+
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``command`` another subcommand than ``LAZY_COMMANDS``,
+    those get empty stand-ins (a fresh ``sggic encode`` does not import their modules)."""
     from . import __version__
     from .limits import DEFAULT_MAX_PIXELS
 
@@ -138,6 +149,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="save the decoded pictures and write OUTPUT/compare.html (all codecs side by side, zoom)")
     b.add_argument("-o", "--output", required=True, help="output folder (results are cached there)")
 
+    if command is not None and command in sub.choices and command not in LAZY_COMMANDS:
+        for name in LAZY_COMMANDS:
+            sub.add_parser(name)
+        return p
     from .models.cli import add_models_parser
     from .adapt.train import add_parser as add_train_adapt
 
@@ -358,12 +373,16 @@ def _train_adapt(a: argparse.Namespace) -> None:
     run(a)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def _models(a: argparse.Namespace) -> None:
     from .models.cli import run_models
 
+    run_models(a)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser(_command(argv)).parse_args(argv)
     handlers = {"encode": _encode, "describe": _describe, "decode": _decode, "info": _info,
-                "sample": _sample, "bench": _bench, "models": run_models, "train-adapt": _train_adapt}
+                "sample": _sample, "bench": _bench, "models": _models, "train-adapt": _train_adapt}
     try:
         handlers[args.command](args)
     except SggicError as e:

@@ -14,13 +14,17 @@ Two things make sggic's encoder fast and full (issue 13, numbers in docs/codecs.
 * A codec may offer a cheap *size probe* (VVC: the same settings at libvvenc's
   ``faster`` preset, 2-15x less CPU than ``medium``, sizes within 0.74-1.15x). The search
   then runs on probe sizes (two at a time, starting at the codec's ``anchors``), and only
-  the last steps encode for real, correcting the probe by the measured ratio: small
-  pictures two settings at a time in parallel (one process per core); large ones one
-  setting at a time with ``workers`` threads, the ratio first estimated on a mosaic of the
-  picture (``probe_ratio``) so that the first real encode is usually the last.
+  the last steps encode for real, correcting the probe by an estimated real / probe ratio
+  so that the first round of real encodes is usually the last: small pictures two
+  settings at a time in parallel (one process per core), the ratio estimated by one
+  slower, closer probe run beside the probe search (``calibration_probe``, VVC: ``fast``);
+  large ones one setting at a time with ``workers`` threads, the ratio estimated on a
+  mosaic of the picture (``probe_ratio``).
 * A codec may offer *refinements* of a quality: settings between it and the next
   coarser step (VVC: chroma qp offsets between qp and qp - 1), searched after the coarse
-  step is found, so files fill their budget more closely.
+  step is found, so files fill their budget more closely. With a ``refinement_shape``
+  (where they lie between the quality and its last refinement) only the last one is
+  probed and the others are estimated.
 """
 
 from __future__ import annotations
@@ -43,12 +47,15 @@ LOOKAHEAD = 2  # settings above the found one that are also tried (sizes are onl
 UNREACHABLE_POLICIES = ("raise", "smallest")
 Unreachable = Literal["raise", "smallest"]
 MAX_REAL_ROUNDS = 3  # rounds of real encodes after the probe search
-GOOD_FILL = 0.96  # a real file this full ends the search
+GOOD_FILL = 0.96  # large pictures: a real file this full ends the search
+SMALL_GOOD_FILL = 0.95  # small pictures: a real file this full ends the search
+AIM = (1.01, 0.97)  # small pictures, round 1: predicted fills the two real encodes aim under
+AIM_MEASURED = (1.0, 0.975)  # later rounds (the ratio measured by the previous round)
+BOTH_REFINED = 0.9  # small pictures: also probe the refinements below a coarse setting predicted this full
 PROBE_GROWTH = 1.13  # prior size ratio between neighbouring coarse settings (VVC qp: 1.05-1.2)
 SINGLE_PIXELS = 500_000  # from this many (base) pixels on: one encode per round with `workers` threads
 SINGLE_ROUNDS = 2  # large pictures: real encodes after which a fitting file is good enough
 SAFE = 0.985  # large pictures: aim the probe-predicted size this far below the budget
-REACH = (0.97, 1.03)  # refinement: also try the next setting if the predicted one fills < 97 % and it is predicted < 103 %
 GROWTH_RANGE = (1.04, 1.35)  # clamp for a growth measured from two probes (extrapolation)
 PROBE_ANCHORS = (0.16, 0.43)  # first probe round, unless the codec says (VVC: anchors()): ladder fractions
 REFUSED = math.inf  # the size of a setting the encoder refuses: "too large" for the search
@@ -215,6 +222,11 @@ def fit_rate(
     s = _Search(encode, probe_fn, budget, file_size, workers, batch)
     if prepare is not None and probe:
         s.calibrate = getattr(prepared, "probe_ratio", None)
+        s.prior = float(getattr(prepared, "prior_ratio", 1.0))
+        s.calibration = getattr(prepared, "calibration_probe", None)
+        s.calibration_prior = float(getattr(prepared, "calibration_prior", 1.0))
+        shape = getattr(codec, "refinement_shape", None)
+        s.shape = tuple(shape) if shape is not None else None
         anchors = getattr(prepared, "anchors", None)
         s.anchors = tuple(anchors(budget)) if anchors is not None else ()
     refine = codec.refinements if probe else (lambda q: ())
@@ -232,6 +244,12 @@ class _Search:
         self.calibrate: Callable[[Any], float] | None = None  # estimated real / probe ratio at a setting
         self.anchors: Sequence[Any] = ()  # the coarse settings to probe first (default: PROBE_ANCHORS)
         self.coarse: list[Any] | None = None  # the coarse ladder (the anchors belong to it)
+        self.prior = 1.0  # expected real / probe size ratio before any real encode
+        self.calibration: Callable[[Any], int] | None = None  # a slower probe, closer to the real size
+        self.calibration_prior = 1.0  # expected real / calibration size ratio
+        self.shape: Sequence[float] | None = None  # refinement sizes as fractions from a setting to its last one
+        self.estimated: dict[Any, float] = {}  # probe-domain sizes estimated from the shape
+        self.next_coarse: dict[Any, Any] = {}  # refinement -> the coarse setting above its own (None: top)
         self.file_size = file_size or (lambda q, data: len(data))
         self.real: dict[Any, tuple[bytes, float]] = {}
         self.probed: dict[Any, float] = {}
@@ -251,7 +269,7 @@ class _Search:
         return data, float(self.file_size(q, data))
 
     def real_sizes(self, qs: list[Any]) -> list[float]:
-        need = [q for q in qs if q not in self.real]
+        need = list(dict.fromkeys(q for q in qs if q not in self.real))
         for q, r in zip(need, _map(self._encode_one, need, self.batch)):
             self.real[q] = r
         return [self.real[q][1] for q in qs]
@@ -267,7 +285,7 @@ class _Search:
         return float(self.file_size(q, bytes(n)))
 
     def probe_sizes(self, qs: list[Any]) -> list[float]:
-        need = [q for q in qs if q not in self.probed]
+        need = list(dict.fromkeys(q for q in qs if q not in self.probed))
         for q, s in zip(need, _map(self._probe_one, need, self.workers)):
             self.probed[q] = s
         return [self.probed[q] for q in qs]
@@ -312,99 +330,165 @@ class _Search:
         return RateChoice(q, data, int(size), len(self.real), False, len(self.probed))
 
     def _final(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]]) -> tuple[list[Any], int | None]:
-        """Probe-guided search: the coarse setting first, then its refinements.
+        """Probe-guided search for small pictures: rounds of ``batch`` parallel real encodes,
+        each aimed at the final setting (a coarse one or a refinement).
 
-        Real encodes run in rounds of ``batch`` (``workers`` processes, or 1 process with
-        ``workers`` threads for large pictures, see ``fit_rate``).
-
-        1. The probe search over ``qs`` predicts the coarse setting; it and the next larger
-           one are encoded for real (with a batch of 1: it alone). Probe sizes are then
-           corrected by the measured ratio (real / probe) and the round repeats until a real
-           file fits and the next coarse setting is known not to (batch 1: or predicted
-           not to, by the corrected probe).
-        2. Unless that file already fills ``GOOD_FILL`` of the budget, the refinements of
-           the coarse setting are probed, corrected by the ratio measured at the closest
-           real encode of that qp, and the predicted one and the one below it are encoded
-           (batch 1: the predicted one, and should it miss, the next prediction).
-        Should the probe mislead every round, real encodes search what is left.
+        The probe search over ``qs`` runs at the budget divided by the codec's prior real /
+        probe ratio; once the anchors give a guess, the codec's ``calibration`` probe of it
+        runs beside the rest of the search (and the probes of the guess's neighbours and last
+        refinement) and replaces the prior by ``calibration_prior * calibration / probe``.
+        The coarse setting found then gets size estimates for its refinements
+        (``_probe_fine``). Each round encodes the two settings whose estimated sizes times
+        the ratio lie closest under ``AIM`` (round 1) or ``AIM_MEASURED`` (later rounds, the
+        ratio measured by the previous round) of the budget; the search ends at a real file
+        that fills ``SMALL_GOOD_FILL`` of the budget, or when no setting is predicted to do
+        better. Should the estimates mislead every round, real encodes search what is left.
         """
-        ratio, i, batch = 1.0, None, self.batch
-        for _ in range(MAX_REAL_ROUNDS):
-            i = self._probe_index(qs, self.budget / ratio)
-            c = self._best(qs)
-            if c is not None and c >= i:  # the prediction is known to fit: look above it
-                cand = [c + 1, c + 2]
-            else:
-                cand = [i, i + 1]
-            cand = [j for j in cand if j < len(qs) and qs[j] not in self.real][:batch]
-            if cand:
-                self.real_sizes([qs[j] for j in cand])
-                ratio = self._ratio(qs[cand[0]], ratio)
-            c = self._best(qs)
-            if c is None and qs[0] in self.real and self.real[qs[0]][1] > self.budget:
-                return qs, None
-            if c is not None and (c + 1 >= len(qs)
-                                  or (qs[c + 1] in self.real and self.real[qs[c + 1]][1] > self.budget)):
+        ratio = self.prior
+        if self.calibration is not None:  # the closer probe runs beside the rest of the probe search
+            i = self._probe_index(qs, self.budget / ratio, rounds=0)
+            q0 = qs[i]
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                closer = pool.submit(self._calibration_size, q0)
+                # meanwhile: the guess, its neighbours and the ends of the refinements around
+                # it (what the bracket and _probe_fine usually ask next)
+                end = refine(qs[i])[-1:] if self.shape is not None else ()
+                self.probe_sizes([*qs[max(i - 1, 0) : i + 2], *end])
+                self._probe_index(qs, self.budget / ratio)
+                size = closer.result()
+            probe = self.probe_sizes([q0])[0]
+            if size is not None and 0 < probe < math.inf:
+                ratio = self.calibration_prior * size / probe
+        self._probe_fine(qs, refine, self._probe_index(qs, self.budget / ratio), ratio)
+        for rnd in range(MAX_REAL_ROUNDS):
+            cands = self._aim(ratio, AIM if rnd == 0 else AIM_MEASURED)
+            if not cands:
                 break
-            if batch == 1:
-                if c is not None and self._probe_index(qs, self.budget / ratio) <= c:
-                    break  # the corrected probe says the next step does not fit
-                continue
-            merged = self._merged_round(qs, refine, ratio)  # the bracket was missed: aim at the end
-            if merged is not None:
-                return merged
-        c = self._best(qs)
-        if c is None:  # the probe misled every round: real encodes search the rest
-            c = self._pick(qs[: _first_misfit(qs, self.real, self.budget)], self.real_sizes, self.budget)
-            if c is None:
-                return qs, None
-        fine = [qs[c], *refine(qs[c])]
-        ladder = qs[:c] + fine + qs[c + 1 :]
-        if len(fine) == 1:
-            return ladder, c
-        bound = fine + qs[c + 1 : c + 2]  # the next coarse setting closes the bracket
-        for _ in range(1 if batch > 1 else 2):
-            b = self._best(fine) or 0
-            if self.real[fine[b]][1] >= GOOD_FILL * self.budget:
+            self.real_sizes(cands)
+            best = self._best_real()
+            if best is not None and self.real[best][1] >= SMALL_GOOD_FILL * self.budget:
                 break
-            ratio = self._ratio([q for q in fine if q in self.real][-1], ratio)
-            misfit = _first_misfit(bound, self.real, self.budget)
-            k = min(self._probe_index(bound[:misfit], self.budget / ratio, True), len(fine) - 1)
-            pred = [s * ratio for s in self.probe_sizes(bound[k : k + 2])]
-            if (batch > 1 and k + 1 < min(len(fine), misfit) and pred[0] < REACH[0] * self.budget
-                    and pred[1] <= REACH[1] * self.budget):
-                k += 1  # the predicted file leaves room and the next one may still fit: try both
-            cand = [j for j in (k, k - 1) if j > b and fine[j] not in self.real][:batch]
-            if not cand:
-                break
-            self.real_sizes([fine[j] for j in cand])
-        return ladder, c + (self._best(fine) or 0)
-
-    def _merged_round(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]],
-                      ratio: float) -> tuple[list[Any], int | None] | None:
-        """After a round of real encodes that missed the coarse bracket: one round aimed at the
-        final setting, instead of a coarse round and then a refinement round.
-
-        The ratio measured in that round corrects the probes of the predicted qp's
-        refinements (whose next qp the corrected probe says does not fit); the predicted
-        setting and the one below it are encoded. The largest real file within the budget,
-        or None when neither fits (the caller's next round then searches on).
-        """
-        c = self._best(qs)
-        c2 = min(self._probe_index(qs, self.budget / ratio), _first_misfit(qs, self.real, self.budget) - 1)
-        if c is not None:
-            c2 = max(c2, c)
-        if c2 < 0:
-            return qs, None  # the smallest setting is known not to fit
-        fine = [qs[c2], *refine(qs[c2])]
-        bound = fine + qs[c2 + 1 : c2 + 2]
-        top = min(_first_misfit(bound, self.real, self.budget), len(fine))
-        k = min(self._probe_index(bound[:top], self.budget / ratio, True), top - 1)
-        ladder = qs[:c2] + fine + qs[c2 + 1 :]
-        cand = [ladder[j] for j in (c2 + k, c2 + k - 1) if j >= 0 and ladder[j] not in self.real][: self.batch]
-        self.real_sizes(cand)
+            ratio = self._round_ratio(cands, ratio)
+            misfit = _first_misfit(qs, self.real, self.budget)
+            if misfit == 0:
+                return qs, None  # the smallest setting is known not to fit
+            self._probe_fine(qs, refine, min(self._probe_index(qs[:misfit], self.budget / ratio), misfit - 1), ratio)
         best = self._best_real()
-        return None if best is None else ([best], 0)
+        if best is None:  # the probe misled every round: real encodes search the coarse settings below
+            return qs, self._pick(qs[: _first_misfit(qs, self.real, self.budget)], self.real_sizes, self.budget)
+        return [best], 0
+
+    def _calibration_size(self, q: Any) -> float | None:
+        """The file size the codec's slower, closer probe gives for ``q`` (None if it fails)."""
+        assert self.calibration is not None
+        try:
+            return float(self.file_size(q, bytes(self.calibration(q))))
+        except (InputError, FFmpegTimeout):
+            raise
+        except SggicError:
+            return None
+
+    def _probe_fine(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]], c: int, ratio: float) -> None:
+        """Sizes for the settings around the coarse setting ``qs[c]``: its refinements, and those of
+        ``qs[c - 1]`` when ``qs[c]`` is predicted (probe times ``ratio``) to fill
+        ``BOTH_REFINED`` of the budget (the best file is then likely just below it).
+
+        Without a ``shape`` they are probed, with the neighbours of ``qs[c]``, in one batch.
+        With the codec's ``shape`` of its refinements they are estimated: the last refinement
+        at the size ratio to its coarse setting that a probed last refinement showed (one is
+        probed if none is yet), the others at the shape's fractions between the two, and an
+        unprobed neighbour from ``qs[c]`` with the growth between probed coarse settings."""
+        groups = [c]
+        if c > 0 and self.probed.get(qs[c], math.inf) * ratio >= BOTH_REFINED * self.budget:
+            groups.insert(0, c - 1)
+        for j in groups:
+            for q in refine(qs[j]):
+                self.next_coarse[q] = qs[j + 1] if j + 1 < len(qs) else None
+        if self.shape is None:
+            self.probe_sizes([*qs[max(c - 1, 0) : c + 2], *(q for j in groups for q in refine(qs[j]))])
+            return
+        spans = self._spans(qs, refine)
+        if not spans and len(refine(qs[c])) == len(self.shape) + 1:
+            self.probe_sizes([qs[c], refine(qs[c])[-1]])
+            spans = self._spans(qs, refine)
+        growth = self._growth(qs, c)
+        for j in range(max(c - 1, 0), min(c + 2, len(qs))):
+            if qs[j] not in self.probed and math.isfinite(self._est(qs[c])):
+                self.estimated.setdefault(qs[j], self._est(qs[c]) * growth ** (j - c))
+        for j in groups:
+            fine = list(refine(qs[j]))
+            p0 = self._est(qs[j])
+            if len(fine) != len(self.shape) + 1 or not spans or not math.isfinite(p0):
+                continue
+            span = spans[min(spans, key=lambda k: abs(k - j))]
+            for q, f in zip(fine, (*self.shape, 1.0)):
+                self.estimated.setdefault(q, p0 * (1 + (span - 1) * f))
+
+    def _spans(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]]) -> dict[int, float]:
+        """Probed size ratios of last refinement to coarse setting, by coarse index."""
+        out = {}
+        for j, q in enumerate(qs):
+            fine = refine(q) if q in self.probed else ()
+            end = self.probed.get(fine[-1], math.inf) if fine else math.inf
+            if 0 < self.probed.get(q, 0) < math.inf and math.isfinite(end):
+                out[j] = end / self.probed[q]
+        return out
+
+    def _growth(self, qs: list[Any], c: int) -> float:
+        """Size ratio per coarse step near ``qs[c]`` from probes (``PROBE_GROWTH`` without two)."""
+        near = sorted((j for j, q in enumerate(qs) if 0 < self.probed.get(q, 0) < math.inf), key=lambda j: abs(j - c))
+        if len(near) >= 2 and near[0] != near[1]:
+            a, b = sorted(near[:2])
+            g = (self.probed[qs[b]] / self.probed[qs[a]]) ** (1 / (b - a))
+            return min(max(g, GROWTH_RANGE[0]), GROWTH_RANGE[1])
+        return PROBE_GROWTH
+
+    def _est(self, q: Any) -> float:
+        """The probe-domain size of ``q``: probed, else estimated from the shape (inf if neither)."""
+        return self.probed.get(q, self.estimated.get(q, math.inf))
+
+    def _aim(self, ratio: float, aim: tuple[float, float]) -> list[Any]:
+        """Up to ``batch`` settings to encode for real: the largest whose estimated size times
+        ``ratio`` is within ``aim[0]`` of the budget and the largest within ``aim[1]`` (smaller
+        than the first). Only settings whose estimate lies between the best real fit's and the
+        smallest real misfit's count (sizes are nearly monotone in the probe); when every one
+        is predicted over the budget: none when a real file fits (it is then likely the best),
+        else the smallest of them."""
+        fits = self._best_real()
+        low = self._est(fits) if fits is not None else -1.0
+        high = min([self._est(q) for q, (_, size) in self.real.items() if size > self.budget], default=math.inf)
+        pool = sorted((p, q) for q in {**self.estimated, **self.probed}
+                      if q not in self.real and q not in self.refused and low < (p := self._est(q)) < high
+                      and math.isfinite(p) and self._refines(q))
+        picked: list[Any] = []
+        for a in aim[: self.batch]:
+            under = [(p, q) for p, q in pool if p * ratio <= a * self.budget
+                     and all(p < self._est(x) for x in picked)]
+            if under:
+                picked.append(under[-1][1])
+        if not picked and pool and fits is None:  # nothing fits yet: the smallest candidate
+            picked.append(pool[0][1])
+        return picked
+
+    def _refines(self, q: Any) -> bool:
+        """Whether ``q`` may be chosen as far as the coarse settings go: a refinement of a coarse
+        setting is a step between it and the next one, so it must be estimated below that
+        one, which must not be known to fit (the rule of the real-encode search: refinements
+        only of the largest coarse setting that fits)."""
+        if q not in self.next_coarse:
+            return True
+        nxt = self.next_coarse[q]
+        if nxt is None:
+            return True
+        if nxt in self.real and self.real[nxt][1] <= self.budget:
+            return False
+        return self._est(q) < self._est(nxt)
+
+    def _round_ratio(self, qs: list[Any], default: float) -> float:
+        """The geometric mean of real / estimated size over ``qs`` (``default`` if none is usable)."""
+        logs = [math.log(self.real[q][1] / p) for q in qs
+                if math.isfinite(self.real[q][1]) and self.real[q][1] > 0 and 0 < (p := self._est(q)) < math.inf]
+        return math.exp(sum(logs) / len(logs)) if logs else default
 
     def _final_single(self, qs: list[Any], refine: Callable[[Any], Sequence[Any]]) -> tuple[list[Any], int | None]:
         """Probe-guided search with one (threaded) real encode per round, for large pictures.
@@ -452,7 +536,7 @@ class _Search:
         fits = [(size, q) for q, (_, size) in self.real.items() if size <= self.budget]
         return max(fits, key=lambda t: t[0])[1] if fits else None
 
-    def _probe_index(self, ladder: list[Any], budget: float, spread: bool = False) -> int:
+    def _probe_index(self, ladder: list[Any], budget: float, spread: bool = False, rounds: int | None = None) -> int:
         """Index of the largest setting of ``ladder`` whose *probe* size fits ``budget`` (0 if none).
 
         Rounds of ``workers`` parallel probes. Without probes of this ladder yet, the first
@@ -488,6 +572,10 @@ class _Search:
                 ask([lo + (hi - lo) // 3, lo + 2 * (hi - lo) // 3])
                 continue
             i = _predict(known, budget, lo, hi)
+            if rounds is not None and lo >= 0 and hi < n:  # inside a bracket of two probes
+                if rounds <= 0:
+                    return i  # the model's guess, unprobed
+                rounds -= 1
             ask([i, i + 1] if self.workers > 1 else [i])
         return 0  # pragma: no cover - every round asks a new setting inside the bracket
 
@@ -495,11 +583,6 @@ class _Search:
         """real / probe size at ``q``, ``default`` if either is unusable."""
         real, probe = self.real[q][1], self.probe_sizes([q])[0]
         return real / probe if math.isfinite(real) and 0 < probe < math.inf else default
-
-    def _best(self, ladder: list[Any]) -> int | None:
-        """Index of the largest real file known to fit (settings ordered smallest first)."""
-        fits = [i for i, q in enumerate(ladder) if q in self.real and self.real[q][1] <= self.budget]
-        return max(fits) if fits else None
 
     def _unreachable(self, q0: Any, policy: str, what: str, pixels: int | None) -> RateChoice:
         self.real_sizes([q0])

@@ -249,6 +249,23 @@ def test_vvc_size_probe_is_close_to_the_real_payload() -> None:
         assert 0.7 < probe(q) / len(codec.encode(img, q)) < 1.4
 
 
+def test_vvc_calibration_probe_and_rate_control_priors() -> None:
+    """Small pictures: a `fast` probe estimates the real / probe ratio; anchors from the detail."""
+    codec = vvc.VVCCodec()
+    img = astronaut(128, 128)
+    prepared = codec.encoder(img)
+    for q in (vvc.pack_quality(vvc.Settings(40, 0, False)), vvc.pack_quality(vvc.Settings(50, -4, False))):
+        assert 0.8 < prepared.calibration_probe(q) * prepared.calibration_prior / len(prepared(q)) < 1.25
+    assert prepared.detail > 0 and 0 < prepared.prior_ratio <= 1
+    shape = codec.refinement_shape
+    assert len(shape) == len(vvc.CHROMA_STEPS) - 1 and list(shape) == sorted(shape) and 0 < shape[0] < shape[-1] < 1
+    flat = codec.encoder(np.full((128, 128, 3), 90, np.uint8))  # no detail: the plain prior
+    assert flat.detail == 0 and flat.anchors(500) == prepared.__class__.anchors(flat, 500)
+    busy, calm = [vvc.unpack_quality(q).qp for q in prepared.anchors(500)], [vvc.unpack_quality(q).qp
+                                                                             for q in flat.anchors(500)]
+    assert busy[0] - busy[1] == sum(abs(d) for d in vvc.DETAIL_ANCHOR_OFFSETS) and busy != calm
+
+
 def test_vvc_threads_and_prepared_encodes_give_the_same_payload() -> None:
     """Rate control encodes large pictures with libvvenc threads: the payload must not change."""
     codec = vvc.VVCCodec()

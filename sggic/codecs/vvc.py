@@ -53,10 +53,19 @@ SLOTS_PER_QP = CHROMA_MAX + (CHROMA_MAX + 1)
 PACKED_BASE = 64
 QUALITY_MAX = PACKED_BASE + SLOTS_PER_QP * (QP_MAX + 1) - 1
 CHROMA_STEPS = (1, 2, 4, 6, 9, 12)  # refinements rate control tries between qp and qp - 1
+# Where the refinements' sizes lie, as fractions of the way from qp (0) to its -12 offset
+# (1): medians over the train photos at medium (docs/codecs.md); the -12 one is probed.
+REFINEMENT_SHAPE = (0.035, 0.075, 0.175, 0.32, 0.59)
 ANCHOR_OFFSETS = (4, -5)  # rate control's first two probes: qp this far from the prior's guess
+DETAIL_PRIOR = (4.25, -5.06, 6.13)  # the qp guess from bits per pixel and detail (``PreparedImage.anchors``)
+DETAIL_ANCHOR_OFFSETS = (4, -4)  # the first two probes around that guess
+DETAIL_PIXELS = 512 * 512  # bases up to this size use it (it was fitted on 256x256 ones)
 MOSAIC, TILE = 4, 128  # rate control's calibration picture for large images: 4x4 tiles of 128x128
 PROBE_PRESET = "faster"  # rate control's size probe: ~5x less CPU than medium, sizes within ~20 %
 QPA = False  # libvvenc's perceptual QP adaptation in the files the encoder writes: off (docs/codecs.md)
+PROBE_PRIOR = 0.94  # rate control's expected medium / faster payload ratio before a real encode
+CALIBRATION_PRESET = "fast"  # small pictures: one probe at this preset estimates that ratio
+CALIBRATION_PRIOR = 0.98  # expected medium / fast payload ratio
 
 
 class Settings(NamedTuple):
@@ -250,10 +259,13 @@ class PreparedImage:
         img = check_rgb(rgb)
         h, w = img.shape[:2]
         self.preset = codec.preset
+        self.prior_ratio = PROBE_PRIOR if self.preset == PRESET else 1.0
+        self.calibration_prior = CALIBRATION_PRIOR if self.preset == PRESET else 1.0
         self.pw, self.ph = padded_size(w, h, PAD_MULTIPLE, MIN_SIZE)
         self.pixels = self.pw * self.ph
         self.yuv = rgb_to_yuv420p10(pad_edge(img, self.pw, self.ph))
         self._img = img
+        self.detail = _detail(img) if self.pixels <= DETAIL_PIXELS else 0.0
 
     def __call__(self, quality: int, threads: int = THREADS) -> bytes:
         """The payload at ``quality`` (as ``VVCCodec.encode``); ``threads`` does not change it."""
@@ -268,15 +280,28 @@ class PreparedImage:
         settings = _check_quality(quality, InputError)
         return len(pack_nals(_slices_only(_encode_stream(self.yuv, self.pw, self.ph, settings, PROBE_PRESET))))
 
+    def calibration_probe(self, quality: int) -> int:
+        """Payload bytes at ``quality`` with libvvenc's ``fast`` preset: ~2x a probe's CPU, and its
+        size ratio to the real one varies 3-4x less between pictures (docs/codecs.md)."""
+        settings = _check_quality(quality, InputError)
+        return len(pack_nals(_slices_only(_encode_stream(self.yuv, self.pw, self.ph, settings, CALIBRATION_PRESET))))
+
     def anchors(self, budget: int) -> tuple[int, int]:
         """The two qualities rate control probes first: around the qp a prior puts ``budget`` at.
 
-        Prior (QPA off, the dev photos' 512x512 crops at 0.02-0.05 bpp): the chosen qp is
-        about 29.7 - 5.3 log2(budget bits per base pixel), photos spreading -10..+4 qp.
+        Priors (QPA off, fitted on the train photos, docs/codecs.md): for bases of up to
+        ``DETAIL_PIXELS`` the chosen qp is about 4.25 - 5.06 log2(budget bits per base pixel)
+        + 6.13 log2(detail), ``detail`` being the mean absolute difference between
+        neighbouring luma samples (photos spread +-3 qp around it); for larger ones, where
+        that was not fitted, 29.7 - 5.3 log2(bits) (+-10 qp).
         """
         bits = max(budget, 1) * 8 / self.pixels
-        guess = 29.7 - 5.3 * math.log2(bits)
-        qps = [min(max(round(guess + d), QP_MIN), QP_MAX) for d in ANCHOR_OFFSETS]
+        if self.pixels <= DETAIL_PIXELS and self.detail > 0:
+            a, b, c = DETAIL_PRIOR
+            guess, offsets = a + b * math.log2(bits) + c * math.log2(self.detail), DETAIL_ANCHOR_OFFSETS
+        else:
+            guess, offsets = 29.7 - 5.3 * math.log2(bits), ANCHOR_OFFSETS
+        qps = [min(max(round(guess + d), QP_MIN), QP_MAX) for d in offsets]
         return pack_quality(Settings(qps[0], 0, QPA)), pack_quality(Settings(qps[1], 0, QPA))
 
     def probe_ratio(self, quality: int) -> float:
@@ -298,6 +323,14 @@ class PreparedImage:
         with ThreadPoolExecutor(max_workers=2) as pool:
             real, probe = pool.map(size, (self.preset, PROBE_PRESET))
         return real / probe if real > 0 and probe > 0 else 1.0
+
+
+def _detail(img: np.ndarray) -> float:
+    """Mean absolute difference between vertical plus horizontal neighbours of the luma (0..255)."""
+    y = img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    dy = float(np.abs(np.diff(y, axis=0)).mean()) if y.shape[0] > 1 else 0.0
+    dx = float(np.abs(np.diff(y, axis=1)).mean()) if y.shape[1] > 1 else 0.0
+    return dy + dx
 
 
 def _mosaic(img: np.ndarray, n: int, tile: int) -> np.ndarray:
@@ -352,6 +385,12 @@ class VVCCodec(BaseCodec):
         if chroma != 0 or not QP_MIN < qp <= QP_MAX:  # QP_MIN is the top of the list: nothing above
             return ()
         return tuple(pack_quality(Settings(qp, -k, qpa)) for k in CHROMA_STEPS)
+
+    @property
+    def refinement_shape(self) -> tuple[float, ...]:
+        """Rate control's estimate of where :meth:`refinements` lie: all but the last one, as
+        fractions of the way from the quality's size to the last refinement's."""
+        return REFINEMENT_SHAPE
 
     def size_probe(self, rgb: np.ndarray) -> Callable[[int], int]:
         """Payload bytes at a quality, estimated with libvvenc's ``faster`` preset."""
