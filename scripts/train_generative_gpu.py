@@ -195,6 +195,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sggic.training.script import add_schedule_args
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("bundle", help="code the train photos' bases into a portable folder (CPU)")
@@ -221,13 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--envelope", type=int, default=0, help="clip targets to the original's local range (radius, px; 0: off)")
     r.add_argument("--teacher-max-qp", type=int, default=99, help="teacher targets only for bases up to this qp")
     r.add_argument("--adv-weight", type=float, default=0.0, help="strength-weighted adversarial term (0: off)")
-    r.add_argument("--steps", type=int, default=12000)
+    add_schedule_args(r, steps=12000, lr=2e-4)  # --steps --seed --batch --crop --lr, as the CPU script
+    r.set_defaults(batch=32)
     r.add_argument("--stop-after", type=int, default=0, help="end after N steps of the --steps schedule (0: all)")
     r.add_argument("--minutes", type=float, default=0.0, help="stop early after this long (0: never)")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--batch", type=int, default=32)
-    r.add_argument("--crop", type=int, default=64)
-    r.add_argument("--lr", type=float, default=2e-4)
     r.add_argument("--warmup", type=int, default=200)
     r.add_argument("--mse-weight", type=float, default=20.0)
     r.add_argument("--ssim-weight", type=float, default=0.05)
