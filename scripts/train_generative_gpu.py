@@ -60,14 +60,11 @@ def _read(path: Path) -> np.ndarray:
 
 
 def _extra_view(photo, qps: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    from sggic.photos import load_photo, resize_crop
-    from sggic.pipeline import downsample2x
-    from sggic.training.data import CROP, VIEWS, code_bases
+    from sggic.training.data import VIEWS, code_view
     from sggic.training.distill import base_quality
 
     short, xpos, _ = VIEWS[EXTRA_VIEW]
-    orig = resize_crop(load_photo(photo), short, CROP, xpos)
-    bases, _ = code_bases(downsample2x(orig), [base_quality(q, False) for q in qps])
+    orig, bases, _ = code_view(photo, short, xpos, [base_quality(q, False) for q in qps])
     return orig, bases
 
 

@@ -42,16 +42,24 @@ def code_bases(half: np.ndarray, qps: tuple[int, ...] | list[int]) -> tuple[np.n
     return np.stack(bases), np.array(nbytes, np.int32)
 
 
-def prepare_view(photo: Photo, view: str, cache_dir: str | os.PathLike) -> Path:
-    """Code one view at all its qps and cache ``orig``, ``qps``, ``bases``, ``nbytes``."""
+def code_view(photo: Photo, short: int, xpos: float,
+              qualities: tuple[int, ...] | list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A view's original (short side ``short``, ``CROP`` square at ``xpos``) and its half-resolution
+    base coded at each VVC quality: (orig, decoded bases stacked, payload sizes)."""
     from ..codecs._pixels import downsample2x
 
+    orig = resize_crop(load_photo(photo), short, CROP, xpos)
+    bases, nbytes = code_bases(downsample2x(orig), qualities)
+    return orig, bases, nbytes
+
+
+def prepare_view(photo: Photo, view: str, cache_dir: str | os.PathLike) -> Path:
+    """Code one view at all its qps and cache ``orig``, ``qps``, ``bases``, ``nbytes``."""
     out = Path(cache_dir) / f"{photo.id}.{view}.npz"
     if out.exists():
         return out
     short, xpos, qps = VIEWS[view]
-    orig = resize_crop(load_photo(photo), short, CROP, xpos)
-    bases, nbytes = code_bases(downsample2x(orig), qps)
+    orig, bases, nbytes = code_view(photo, short, xpos, qps)
     tmp = out.with_suffix(".tmp.npz")
     np.savez(tmp, orig=orig, qps=np.array(qps, np.int16), bases=bases, nbytes=nbytes)
     os.replace(tmp, out)

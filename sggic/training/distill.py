@@ -51,9 +51,7 @@ def prepare_bases(photo: Any, cache_dir: str | os.PathLike, qps: tuple[int, ...]
     stores the plain qps. ``reuse_dir``: the fitted restorer's cache (all qps 28-63 of
     the same view, QPA on); when it has the photo (and ``qpa``), its bases are reused.
     """
-    from sggic.pipeline import downsample2x
-    from sggic.photos import load_photo, resize_crop
-    from sggic.training.data import CROP, code_bases
+    from sggic.training.data import code_view
 
     out = Path(cache_dir) / f"{photo.id}.s512.npz"
     if out.exists():
@@ -65,8 +63,7 @@ def prepare_bases(photo: Any, cache_dir: str | os.PathLike, qps: tuple[int, ...]
             idx = [int(np.nonzero(z["qps"] == q)[0][0]) for q in qps]
             orig, bases, nbytes = z["orig"], z["bases"][idx], z["nbytes"][idx]
     else:
-        orig = resize_crop(load_photo(photo), 512, CROP, 0.5)
-        bases, nbytes = code_bases(downsample2x(orig), [base_quality(q, qpa) for q in qps])
+        orig, bases, nbytes = code_view(photo, 512, 0.5, [base_quality(q, qpa) for q in qps])
     tmp = out.with_suffix(".tmp.npz")
     np.savez(tmp, orig=orig, qps=np.array(qps, np.int16), bases=bases, nbytes=nbytes)
     os.replace(tmp, out)
