@@ -470,8 +470,7 @@ def train(views: dict[str, dict[str, np.ndarray]], teacher: dict[tuple[str, int]
         losses.end_step(step)
         late = deadline is not None and time.time() > deadline
         if step % ckpt_every == 0 or step == last or late:
-            path = checkpoint(net.to("cpu"), out_dir, step, cfg, seed)
-            net.to(device)
+            path = checkpoint(net, out_dir, step, cfg, seed)
             history.append({"step": step, "path": str(path), "elapsed_s": round(time.time() - t0, 1)})
             write_history(out_dir, history)
         if late:

@@ -152,7 +152,7 @@ def calibrate_gain(net: nn.Module, val: list[dict[str, np.ndarray]], gains=GAINS
 def save_generator(net: nn.Module, path: Path, meta: dict[str, Any]) -> None:
     from safetensors.torch import save_file
 
-    state = {k: v.detach().contiguous().clone() for k, v in net.state_dict().items()}
+    state = {k: v.detach().to("cpu").contiguous().clone() for k, v in net.state_dict().items()}  # from any device
     save_file(state, str(path), metadata={k: (v if isinstance(v, str) else json.dumps(v)) for k, v in meta.items()})
 
 
