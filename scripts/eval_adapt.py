@@ -16,7 +16,7 @@ restorer's output on it. For every sample:
 - for reference: the faithful end (s = 0), the generative end (s = 1) and the oracle
   (the best grid strength per sample, i.e. the label).
 
-Target: SSIMULACRA2 - 0.1 BRISQUE (labels.py). Prints a Markdown table of means per rate
+Target: SSIMULACRA2 - w BRISQUE, with the w the model was trained with (labels.py). Prints a Markdown table of means per rate
 and overall, the per-sample wins, and with ``--cost`` the feature time against a whole
 offline 512x512 decode (medians of 5, same process). Writes JSON to --json.
 """
@@ -57,19 +57,20 @@ def evaluate(restorer: str, model_file: Path | None, cache: Path, rates: tuple[f
     train_keys = [k for k in L.keys_for("train", tuple(L.CROPS), rates) if k.stem in train_stems]
     train = L.prepare(train_keys, restorer, cache)
     top = float(model.meta.get("strength_ceiling", 1.0))  # the range the model chooses in (adapt.train.strength_ceiling)
-    fixed = best_fixed_strength(train, top)
+    w = L.model_brisque_weight(model.meta)
+    fixed = best_fixed_strength(train, top, w)
     dev = L.prepare(L.keys_for("dev", (crop,), rates), restorer, cache, log=lambda m: print(m, file=sys.stderr))
     feats = sample_features(dev, model.features)
     pred = [float(np.clip(model.predict(dict(zip(model.features, r)))["strength"], 0, top)) for r in feats]
-    oracle = best_strengths(dev, top)
+    oracle = best_strengths(dev, top, w)
     rows = []
     for smp, p, o in zip(dev, pred, oracle):
         row = {"sample": smp.key.stem, "rate": smp.key.rate, "bpp": smp.bpp, "strength_adaptive": p}
         for name, s in (("adaptive", p), ("fixed", fixed), ("s0", 0.0), ("s1", 1.0), ("oracle", float(o))):
             ss2, brq = _score(smp, s)
-            row[name] = {"strength": s, "ssimulacra2": ss2, "brisque": brq, "target": L.target(ss2, brq)}
+            row[name] = {"strength": s, "ssimulacra2": ss2, "brisque": brq, "target": L.target(ss2, brq, w)}
         rows.append(row)
-    return {"restorer": restorer, "model_command": model.meta.get("command"), "best_fixed_strength": fixed, "crop": crop,
+    return {"restorer": restorer, "model_command": model.meta.get("command"), "best_fixed_strength": fixed, "brisque_weight": w, "crop": crop,
             "train_samples": len(train), "rows": rows}
 
 
@@ -107,7 +108,7 @@ def lambda_table(restorer: str, cache: Path, rates: tuple[float, ...], model_fil
     feats = sample_features(dev, shipped.features)
     out = []
     for lam in PAPER_LAMBDAS:
-        m = train_strength(train, restorer, "lambda sweep", lam=lam)
+        m = train_strength(train, restorer, "lambda sweep", lam=lam, brisque_weight=L.model_brisque_weight(shipped.meta))
         pred = [m.predict(dict(zip(m.features, r)))["strength"] for r in feats]
         out.append({"lambda": lam, "mean_strength_dev": float(np.mean(pred))})
         print(f"| {lam:g} | {np.mean(pred):.3f} |", flush=True)

@@ -182,15 +182,36 @@ def test_labels_and_best_fixed() -> None:
     assert best_fixed_strength(samples, 0.5) == 0.0  # means 2, 4/3 over {0, 0.5}
 
 
+def test_target_weight_moves_the_labels() -> None:
+    from sggic.adapt import labels as L
+
+    # (ssimulacra2, brisque) per strength: texture costs 1 SSIMULACRA2 point and gains 5 BRISQUE points
+    smp = L.Sample(L.SampleKey("p", 2, 0.03), *([np.zeros(1)] * 3), 0.03, 1, 40, None, {},
+                   {0.0: (10.0, 60.0), 0.5: (9.0, 55.0)})
+    assert list(best_strengths([smp], 1.0, 0.1)) == [0.0]  # 10 - 6 > 9 - 5.5
+    assert list(best_strengths([smp], 1.0, 0.3)) == [0.5]  # 10 - 18 < 9 - 16.5
+    assert list(best_strengths([smp])) == [0.5]  # the default weight is issue 10's 0.3
+    assert L.BRISQUE_WEIGHT == 0.3
+    assert L.model_brisque_weight({}) == 0.1  # models made before the weight was recorded
+    assert L.model_brisque_weight({"brisque_weight": 0.3}) == 0.3
+
+
 def test_strength_ceiling_is_the_restorers_calibrated_default() -> None:
     from sggic.adapt.train import strength_ceiling
 
+    from sggic.adapt import labels as L
+
     assert strength_ceiling("generative") == 0.5  # v3's default strength (hold-out rule)
+    assert strength_ceiling("generative-3") == 0.5
     assert strength_ceiling("generative-2") == 1.0 and strength_ceiling("generative-1") == 1.0
     m = shipped_model("generative")
     assert m is not None and m.heads["strength"].hi == 0.5 and m.meta["strength_ceiling"] == 0.5
-    assert m.meta["restorer_weights_sha256"] == hashlib.sha256(
-        (Path(sggic.__file__).parent / "weights/restorer-generative-3.safetensors").read_bytes()).hexdigest()
+    sha = hashlib.sha256((Path(sggic.__file__).parent / "weights/restorer-generative-3.safetensors").read_bytes())
+    assert m.meta["restorer_weights_sha256"] == sha.hexdigest()
+    assert L.model_brisque_weight(m.meta) == 0.3 and "--brisque-weight 0.3" in m.meta["command"]
+    old = shipped_model("generative-3")  # files with id 7 keep the model they were written with
+    assert old is not None and L.model_brisque_weight(old.meta) == 0.1
+    assert old.meta["restorer_weights_sha256"] == sha.hexdigest() and old.heads["strength"].hi == 0.5
 
 
 def test_blend() -> None:

@@ -44,8 +44,12 @@ CASES: dict[str, tuple[str, float, str | None]] = {
     "vvc-generative": ("vvc", 0.3, "generative-1"),  # v1 of generative (id 4; the default when written)
     "vvc-generative-2": ("vvc", 0.3, "generative-2"),  # v2 of generative (id 6; the default when written)
     "vvc-packed": ("vvc", 0.15, "generative-2"),  # a packed quality (qp + chroma offset, docs/codecs.md)
-    "vvc-generative-3": ("vvc", 0.3, None),  # the default restorer (generative v3, id 7)
+    "vvc-generative-3": ("vvc", 0.3, "generative-3"),  # v3 with its first adaptive model (id 7; the default when written)
+    "vvc-default": ("vvc", 0.3, None),  # the default restorer (generative v3, id 8)
+    "vvc-adaptive": ("vvc", 0.05, None),  # big enough for the adaptive stage's features (SIZES)
 }
+# Image size per case (default 96x128); the adaptive stage needs a base of at least 96x96.
+SIZES: dict[str, tuple[int, int]] = {"vvc-adaptive": (224, 240)}
 
 
 # Decode only: files an older encoder wrote (the keys are the cases they were written as).
@@ -71,7 +75,7 @@ def _write_back(golden):
 @pytest.mark.parametrize("base", list(CASES))
 def test_golden(base, golden):
     codec, bpp, restorer = CASES[base]
-    data = sggic.encode(synthetic(), bpp=bpp, base=codec, semantics=SEM, restorer=restorer)
+    data = sggic.encode(synthetic(*SIZES.get(base, (96, 128))), bpp=bpp, base=codec, semantics=SEM, restorer=restorer)
     pixels = _sha(sggic.decode(data))
     if REGEN:
         golden[base] = {"sgc": base64.b64encode(data).decode(), "decoded_sha256": pixels}

@@ -1,7 +1,7 @@
 """``sggic train-adapt``: labels by grid search, then the paper's MLP training.
 
 Label of a sample (:mod:`sggic.adapt.labels`): the grid strength with the best target
-(``SSIMULACRA2 - 0.1 BRISQUE``); ``p*`` is that strength (already in [0, 1]). Training as
+(``SSIMULACRA2 - w BRISQUE``, w = 0.3 by default); ``p*`` is that strength (already in [0, 1]). Training as
 the paper: Adam, 500 epochs, batch 1, loss ``(p - p*)^2 + lambda p^2``; lr 2e-3 and
 lambda 0 for the strength (it is a perception knob like the guidance scale, not a cost
 knob like the steps), lr 1e-3 and the paper's lambdas for steps. Deterministic: one torch
@@ -95,22 +95,27 @@ def sample_features(samples: Sequence[Any], names: tuple[str, ...] = OFFLINE_FEA
     return np.array([[ext(FeatureInput(s.full_base, s.bpp))[n] for n in names] for s in samples])
 
 
-def best_strengths(samples: Sequence[Any], ceiling: float = 1.0) -> np.ndarray:
+def best_strengths(samples: Sequence[Any], ceiling: float = 1.0, brisque_weight: float | None = None) -> np.ndarray:
     """Per sample, the grid strength up to ``ceiling`` with the best target (ties: the smaller strength)."""
     out = []
     for s in samples:
-        t = {k: v for k, v in s.targets().items() if k <= ceiling + 1e-9}
+        t = {k: v for k, v in _targets(s, brisque_weight).items() if k <= ceiling + 1e-9}
         best = max(t.values())
         out.append(min(k for k, v in t.items() if v == best))
     return np.array(out)
 
 
-def best_fixed_strength(samples: Sequence[Any], ceiling: float = 1.0) -> float:
+def best_fixed_strength(samples: Sequence[Any], ceiling: float = 1.0, brisque_weight: float | None = None) -> float:
     """The single grid strength up to ``ceiling`` with the best mean target over ``samples``."""
-    grid = [g for g in sorted(samples[0].targets()) if g <= ceiling + 1e-9]
-    means = {g: float(np.mean([s.targets()[g] for s in samples])) for g in grid}
+    targets = [_targets(s, brisque_weight) for s in samples]
+    grid = [g for g in sorted(targets[0]) if g <= ceiling + 1e-9]
+    means = {g: float(np.mean([t[g] for t in targets])) for g in grid}
     best = max(means.values())
     return min(g for g, v in means.items() if v == best)
+
+
+def _targets(sample: Any, brisque_weight: float | None) -> dict[float, float]:
+    return sample.targets() if brisque_weight is None else sample.targets(brisque_weight)
 
 
 def restorer_fingerprint(restorer: str) -> str:
@@ -154,19 +159,21 @@ def strength_ceiling(restorer: str) -> float:
 
 def train_strength(samples: Sequence[Any], restorer: str, command: str, lam: float = 0.0,
                    epochs: int = EPOCHS, seed: int = 0, photos: str = "data/photos.tsv",
-                   ceiling: float | None = None) -> AdaptModel:
-    """The strength model; labels and predictions lie in [0, ``ceiling``] (default :func:`strength_ceiling`)."""
+                   ceiling: float | None = None, brisque_weight: float | None = None) -> AdaptModel:
+    """The strength model; labels and predictions lie in [0, ``ceiling``] (default :func:`strength_ceiling`);
+    labels maximise ``SSIMULACRA2 - brisque_weight * BRISQUE`` (default ``labels.BRISQUE_WEIGHT``)."""
     from . import labels as L
 
     top = strength_ceiling(restorer) if ceiling is None else float(ceiling)
+    w = L.BRISQUE_WEIGHT if brisque_weight is None else float(brisque_weight)
     rows = sample_features(samples)
-    y = best_strengths(samples, top)
+    y = best_strengths(samples, top, w)
     meta = {"restorer": restorer, "restorer_weights_sha256": restorer_fingerprint(restorer),
             "photos": photos, "split": "train", "samples": [s.key.stem for s in samples],
-            "target": f"ssimulacra2 - {L.BRISQUE_WEIGHT} * brisque", "grid": list(L.STRENGTH_GRID),
+            "target": f"ssimulacra2 - {w:g} * brisque", "brisque_weight": w, "grid": list(L.STRENGTH_GRID),
             "windows": {str(c): L.CROPS[c] for c in sorted({s.key.crop for s in samples})},
             "command": command, "epochs": epochs, "seed": seed,
-            "best_fixed_strength_train": best_fixed_strength(samples, top), "strength_ceiling": top}
+            "best_fixed_strength_train": best_fixed_strength(samples, top, w), "strength_ceiling": top}
     return train_heads(OFFLINE_FEATURES, rows, {"strength": y}, {"strength": (0.0, top)},
                        {"strength": lam}, epochs, seed, meta)
 
@@ -194,6 +201,9 @@ def add_parser(sub: Any) -> None:
                         f"(default {len(RATES)}: every rate)")
     t.add_argument("--photos", default=None, metavar="FILE", help="photo list (default: data/photos.tsv)")
     t.add_argument("--cache", default=None, help="label cache folder (default runs/adapt-cache)")
+    t.add_argument("--brisque-weight", type=float, default=None, metavar="W",
+                   help="the label target is SSIMULACRA2 - W * BRISQUE (default 0.3, issue 10's exchange rate; "
+                        "the models of generative-1/-2 and the stand-in were made with 0.1)")
     t.add_argument("--lambda", dest="lam", type=float, default=0.0, help="the loss's lambda (default 0)")
     t.add_argument("--epochs", type=int, default=EPOCHS, help=f"default {EPOCHS}")
     t.add_argument("--seed", type=int, default=0, help="seed of the MLP initialisation and sample order (default 0)")
@@ -214,6 +224,9 @@ def run(a: argparse.Namespace) -> None:
     rates = _csv(a.rates, float, "rates")
     if a.epochs < 1:
         raise InputError("--epochs must be at least 1")
+    w = L.BRISQUE_WEIGHT if a.brisque_weight is None else a.brisque_weight
+    if not 0 <= w < 100:
+        raise InputError("--brisque-weight must be in [0, 100)")
     if not 1 <= a.passes <= len(rates):
         raise InputError(f"--passes must be in [1, {len(rates)}]")
     n_photos = len(L.keys_for("train", (0,), rates, a.photos)) // len(rates)
@@ -223,17 +236,17 @@ def run(a: argparse.Namespace) -> None:
     t = time.perf_counter()
     samples = L.prepare(keys, a.restorer, cache, log=log, tsv=a.photos)
     parts = ["sggic train-adapt", f"--restorer {a.restorer}", f"--crops {a.crops}", f"--rates {a.rates}",
-             f"--passes {a.passes}"]
+             f"--passes {a.passes}", f"--brisque-weight {w:g}"]
     if a.lam:
         parts.append(f"--lambda {a.lam:g}")
     if a.epochs != EPOCHS or a.seed:
         parts += [f"--epochs {a.epochs}", f"--seed {a.seed}"]
     model = train_strength(samples, a.restorer, " ".join(parts), a.lam, a.epochs, a.seed,
-                           str(a.photos or "data/photos.tsv"))
+                           str(a.photos or "data/photos.tsv"), brisque_weight=w)
     out = Path(a.output) if a.output else model_path(a.restorer)
     model.save(out)
     pred = [model.predict(dict(zip(model.features, r)))["strength"] for r in sample_features(samples)]
-    print(json.dumps({"output": str(out), "samples": len(samples), "labels_mean": float(best_strengths(samples, model.meta["strength_ceiling"]).mean()),
+    print(json.dumps({"output": str(out), "samples": len(samples), "labels_mean": float(best_strengths(samples, model.meta["strength_ceiling"], w).mean()),
                       "predicted_mean": float(np.mean(pred)),
                       "best_fixed_strength_train": model.meta["best_fixed_strength_train"],
                       "seconds": round(time.perf_counter() - t, 1)}))

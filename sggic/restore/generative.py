@@ -197,8 +197,10 @@ class GenerativeRestorer(CPUThreadsRestorer):
     tiling in base pixels. ``weights``: path to the safetensors file (default: this
     class's shipped file, ``weights_file``).
 
-    ``generative`` (header id 7) is v3: v2 fine-tuned on a GPU with the teacher on every
-    base and a strength-weighted adversarial term. :class:`GenerativeRestorerV2`
+    ``generative`` (header id 8) is v3: v2 fine-tuned on a GPU with the teacher on every
+    base and a strength-weighted adversarial term, with the adaptive model whose target
+    weighs BRISQUE by 0.3 (docs/adapt.md). :class:`GenerativeRestorerV3` (``generative-3``,
+    id 7: the same weights, the first v3 adaptive model), :class:`GenerativeRestorerV2`
     (``generative-2``, id 6: QPA-off bases, band-split loss) and :class:`GenerativeRestorerV1`
     (``generative-1``, id 4) keep their weights, so files that name those ids decode to
     the same pixels as before (docs/restorer-generative.md).
@@ -274,6 +276,15 @@ class GenerativeRestorer(CPUThreadsRestorer):
         qp = qp_of_quality(ctx.quality)
         return tiled_upscale(rgb, lambda t: self.upscale(t, qp, strength), 2,
                              tile=self.tile, overlap=self.overlap)
+
+
+class GenerativeRestorerV3(GenerativeRestorer):
+    """``generative-3`` (header id 7): v3's weights, as ``generative``; a separate name and id
+    only because the adaptive stage keeps the model it had when these files were written
+    (``adapt-generative-3.safetensors``, target SSIMULACRA2 - 0.1 BRISQUE), so they decode to
+    the same pixels."""
+
+    name = "generative-3"
 
 
 class GenerativeRestorerV2(GenerativeRestorer):
