@@ -2,6 +2,21 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_dir(tmp_path_factory):
+    """The tests' on-disk caches (the text model's, sggic.semantics._modelcache) go to a
+    temporary folder, never the user's ~/.cache; subprocesses inherit it."""
+    import os
+
+    old = os.environ.get("SGGIC_CACHE_DIR")
+    os.environ["SGGIC_CACHE_DIR"] = str(tmp_path_factory.mktemp("sggic-cache"))
+    yield
+    if old is None:
+        os.environ.pop("SGGIC_CACHE_DIR", None)
+    else:
+        os.environ["SGGIC_CACHE_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def astronaut():
     """512x512 RGB photo shipped by scikit-image (no network, no apt)."""

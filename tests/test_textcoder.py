@@ -354,3 +354,56 @@ def test_word_list_is_wordfreqs_own_without_importing_it() -> None:
             "print('wordfreq' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"  # decoding does not pay for wordfreq's import
+
+
+def _static_state(params) -> tuple:
+    from sggic.semantics import _wordmodel as W
+
+    s, b = W.static_words(params), W.bigram_table(params)
+    probes = [*s.words[::997], *s.words[-50:], "", "zzzzqx", "a" * 60, "caf\u00e9", "x\0y"]
+    return (s.words, s.freq, s.total, s.tree, s.letter_freqs, [(w, s.index.get(w), w in s.index) for w in probes],
+            [(k, list(v[0].items()), v[1]) for k, v in b.items()])
+
+
+def test_model_cache_gives_the_built_model(tmp_path, monkeypatch) -> None:
+    from sggic.semantics import _wordmodel as W
+
+    params = default_params()
+    sem = Semantics((SemanticObject("red kite", "a bird of prey over a field"),), "A kite hovers above a meadow.")
+    monkeypatch.setenv("SGGIC_CACHE_DIR", str(tmp_path))
+    W._static_parts.cache_clear()
+    try:
+        built = _static_state(params)  # nothing cached yet: built, then written
+        data = encode_with(sem, params)
+        files = list(tmp_path.glob("textmodel-*.npz"))
+        assert len(files) == 1
+        W._static_parts.cache_clear()
+        assert _static_state(params) == built  # read back from the file
+        assert encode_with(sem, params) == data and textcoder.decode_with(data, params) == sem
+        files[0].write_bytes(b"PK\x03\x04 not an npz")  # a damaged cache is ignored and rewritten
+        W._static_parts.cache_clear()
+        assert _static_state(params) == built
+        assert files[0].stat().st_size > 1000
+        other = dataclasses.replace(params, esc_q16=params.esc_q16 + 1)  # another model: another file
+        W.static_words(other)
+        assert len(list(tmp_path.glob("textmodel-*.npz"))) == 2
+    finally:
+        W._static_parts.cache_clear()
+
+
+def test_model_cache_can_be_turned_off(tmp_path, monkeypatch) -> None:
+    from sggic.semantics import _modelcache
+    from sggic.semantics import _wordmodel as W
+
+    monkeypatch.setenv("SGGIC_CACHE_DIR", "")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert _modelcache.cache_dir() is None
+    W._static_parts.cache_clear()
+    try:
+        W.static_words(default_params())
+        assert not any(tmp_path.rglob("*.npz"))
+    finally:
+        W._static_parts.cache_clear()
+    monkeypatch.delenv("SGGIC_CACHE_DIR")
+    assert _modelcache.cache_dir() == tmp_path / "sggic"  # XDG_CACHE_HOME

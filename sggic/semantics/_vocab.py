@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from decimal import ROUND_FLOOR, Context, Decimal
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -30,6 +31,16 @@ def _bucket_freq(bucket: int) -> int:
     return int(scaled.to_integral_value(rounding=ROUND_FLOOR, context=ctx))
 
 
+def wordfreq_data_file() -> Path:
+    """wordfreq's 'large' English list file (found without importing wordfreq)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("wordfreq")
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendUnavailable("the text coder needs the 'wordfreq' package (pip install wordfreq==3.1.1)")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "large_en.msgpack.gz"
+
+
 def _large_english_buckets() -> list[list[str]]:
     """wordfreq's 'large' English list, read from its data file without importing wordfreq.
 
@@ -40,13 +51,8 @@ def _large_english_buckets() -> list[list[str]]:
     same lists (tested); the text model's fingerprint catches any other difference.
     """
     import gzip
-    import importlib.util
-    from pathlib import Path
 
-    spec = importlib.util.find_spec("wordfreq")
-    if spec is None or not spec.submodule_search_locations:
-        raise BackendUnavailable("the text coder needs the 'wordfreq' package (pip install wordfreq==3.1.1)")
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "large_en.msgpack.gz"
+    path = wordfreq_data_file()
     try:
         import msgpack
 

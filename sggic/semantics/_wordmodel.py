@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import accumulate
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 
@@ -36,12 +36,19 @@ CACHE_CAPACITY = MAX_TOTAL_CHARS + 64
 """Symbols reserved after the escape for spelled words (a word has at least one character)."""
 
 
+class WordIndex(Protocol):
+    """word -> symbol, the two lookups the coder makes."""
+
+    def get(self, word: str, default: int | None = None, /) -> int | None: ...
+
+    def __contains__(self, word: object, /) -> bool: ...
+
+
 @dataclass(frozen=True, eq=False)
 class StaticWords:
     """Static word distribution: words, then the escape symbol; and its Fenwick tree."""
 
     words: tuple[str, ...]
-    index: dict[str, int]
     freq: list[int]  # len V + 1 (last = escape)
     total: int
     tree: list[int]  # Fenwick tree over V + 1 + CACHE_CAPACITY symbols, index 0 unused
@@ -51,18 +58,27 @@ class StaticWords:
     def escape(self) -> int:
         return len(self.words)
 
+    @cached_property
+    def index(self) -> WordIndex:
+        """word -> symbol (``get`` and ``in``): a dict when built here, a sorted-array index
+        when read from the model cache (:class:`._modelcache.SortedIndex`)."""
+        return dict(zip(self.words, range(len(self.words))))
 
-@lru_cache(maxsize=8)
-def static_words(params: CoderParams) -> StaticWords:
-    words_wf, freqs_wf, fingerprint = english_words(params.vocab_limit)
+
+def _check_fingerprint(params: CoderParams, fingerprint: str) -> None:
     if params.vocab_fingerprint and fingerprint != params.vocab_fingerprint:
         raise BackendUnavailable(
             f"installed wordfreq data differs from the one the text model was built on "
             f"(fingerprint {fingerprint}, expected {params.vocab_fingerprint}); install wordfreq 3.1.1"
         )
+
+
+def _build_static(params: CoderParams) -> tuple[StaticWords, str]:
+    words_wf, freqs_wf, fingerprint = english_words(params.vocab_limit)
+    _check_fingerprint(params, fingerprint)
     words = list(words_wf)
     freq = list(freqs_wf)
-    index = {w: i for i, w in enumerate(words)}
+    index = dict(zip(words, range(len(words))))
     t_wf = sum(freqs_wf)
     d_total = sum(c for _, c in params.domain_words) or 1
     for w, c in params.domain_words:  # sorted by word: deterministic
@@ -74,7 +90,42 @@ def static_words(params: CoderParams) -> StaticWords:
             words.append(w)
             freq.append(extra)
     freq.append(max(1, t_wf * params.esc_q16 // Q16))  # escape: spell the word
-    return StaticWords(tuple(words), index, freq, sum(freq), _fenwick(freq, CACHE_CAPACITY), _letter_model(words_wf))
+    static = StaticWords(tuple(words), freq, sum(freq), _fenwick(freq, CACHE_CAPACITY), _letter_model(words_wf))
+    static.__dict__["index"] = index  # the cached_property's slot: already built
+    return static, fingerprint
+
+
+@lru_cache(maxsize=8)
+def _static_parts(params: CoderParams) -> tuple[StaticWords, dict[str, tuple[dict[int, int], list[int]]]]:
+    """The static model and the fitted bigram table, from the on-disk cache when it has them
+    (:mod:`._modelcache`), else built (and cached)."""
+    from . import _modelcache
+    from ._vocab import wordfreq_data_file
+
+    key = _modelcache.cache_key(params, wordfreq_data_file())
+    hit = _modelcache.load(key)
+    if hit is not None:
+        _check_fingerprint(params, hit["fingerprint"])
+        words, freq = tuple(hit["words"]), hit["freq"]
+        static = StaticWords(words, freq, sum(freq), hit["tree"], hit["letters"])
+        static.__dict__["index"] = _modelcache.SortedIndex(hit["sorted_words"], hit["sorted_syms"])
+        rows = hit["bigrams"]
+    else:
+        static, fingerprint = _build_static(params)
+        rows = []
+        for prev, word, count in params.bigrams:
+            sym = static.index.get(word)
+            if sym is not None:
+                rows.append((prev, sym, count))
+        _modelcache.save(key, static.words, static.freq, static.tree, static.letter_freqs, rows, fingerprint)
+    table: dict[str, dict[int, int]] = {}
+    for prev, sym, count in rows:
+        table.setdefault(prev, {})[sym] = count
+    return static, {prev: (succ, sorted(succ)) for prev, succ in table.items()}
+
+
+def static_words(params: CoderParams) -> StaticWords:
+    return _static_parts(params)[0]
 
 
 def _fenwick(freq: Sequence[int], extra: int) -> list[int]:
@@ -102,17 +153,10 @@ def _letter_model(words: Sequence[str]) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(int(x) for x in row) for row in table)
 
 
-@lru_cache(maxsize=8)
 def bigram_table(params: CoderParams) -> dict[str, tuple[dict[int, int], list[int]]]:
     """Fitted successor counts by previous word (successors as word-model symbols), each with
     its successors sorted. Shared: a session copies an entry before changing it."""
-    static = static_words(params)
-    table: dict[str, dict[int, int]] = {}
-    for prev, word, count in params.bigrams:
-        sym = static.index.get(word)
-        if sym is not None:
-            table.setdefault(prev, {})[sym] = count
-    return {prev: (succ, sorted(succ)) for prev, succ in table.items()}
+    return _static_parts(params)[1]
 
 
 class WordModel:
@@ -202,7 +246,9 @@ class WordModel:
         entry = self.cache.get(word)
         if entry:
             return entry[0]
-        return self.static.index.get(word, self.static.escape)
+        symbol = self.static.index.get(word, self.static.escape)
+        assert symbol is not None
+        return symbol
 
     def word_of(self, symbol: int) -> str | None:
         """The word of a decoded symbol; None for the escape (the word is spelled next)."""
