@@ -4,12 +4,14 @@
     PYTHONPATH=. .venv/bin/python scripts/check_noscipy.py [--rates 0.02,0.03,0.05]
 
 The decode path no longer imports scipy (import time): the MSCN blur, Canny's hysteresis
-and NIQE's parameter file are read with numpy code that equals scipy's bit for bit, and
+and NIQE's parameter file use numpy code that gives scipy's results bit for bit, and
 log-gamma is ``math.lgamma`` instead of ``scipy.special.gammaln`` (ulp-level differences).
-This script swaps the scipy functions back in (monkeypatching, in the same process) and reports, over each dev photo's decoded base (512x512 test image, default
-restorer ``generative``) at each rate, the largest absolute and relative differences of
-the shape-ratio table, BRISQUE, NIQE and the offline features, and whether the adaptive
-strength (rounded to 4 decimals, as the policy does) is the same. Needs scipy.
+This script swaps the scipy functions back in (monkeypatching, in the same process) and
+reports, over each dev photo's decoded base (512x512 test image, default restorer
+``generative``) at each rate, the largest absolute and relative differences of the
+shape-ratio table, BRISQUE, NIQE, the offline features and the unrounded strength, and
+whether the adaptive strength (rounded to 4 decimals, as the policy does) is the same.
+Needs scipy.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ def measure(rates: tuple[float, ...], restorer: str) -> dict:
     worst["ratio table"] = [float(d.max()), float((d / np.abs(ref_table)).max())]
     changed = []
     rows = []
+    margin = float("inf")  # closest clipped, unrounded strength to a 4-decimal rounding boundary
     for photo in read_photos(split="dev"):
         img = test_image(photo.id)
         for bpp in rates:
@@ -102,12 +105,16 @@ def measure(rates: tuple[float, ...], restorer: str) -> dict:
                 a, b = out["new"][0][n], out["ref"][0][n]
                 worst[n][0] = max(worst[n][0], abs(a - b))
                 worst[n][1] = max(worst[n][1], abs(a - b) / abs(b) if b else 0.0)
+            head = model.heads["strength"]
+            raw = float(np.clip(out["new"][0]["strength (unrounded)"], max(0.0, head.lo), min(1.0, head.hi)))
+            if head.lo < raw < head.hi:  # at a clip bound the strength cannot move
+                margin = min(margin, abs((raw * 1e4) % 1.0 - 0.5) / 1e4)
             rows.append((photo.id, bpp, out["new"][1], out["ref"][1], r.settings.strength))
             if out["new"][1] != out["ref"][1]:
                 changed.append(rows[-1])
             print(f"{photo.id} {bpp}: strength {out['new'][1]} (scipy {out['ref'][1]}, decoder {r.settings.strength})",
                   flush=True)
-    return {"worst": worst, "changed": changed, "rows": rows}
+    return {"worst": worst, "changed": changed, "rows": rows, "margin": margin}
 
 
 def main() -> None:
@@ -121,6 +128,7 @@ def main() -> None:
         print(f"| {n} | {ab:.3g} | {rel:.3g} |")
     print(f"\nadaptive strength changed on {len(res['changed'])} of {len(res['rows'])} samples"
           + "".join(f"\n  {c}" for c in res["changed"]))
+    print(f"closest unclipped strength to a rounding boundary: {res['margin']:.3g}")
 
 
 if __name__ == "__main__":

@@ -60,14 +60,16 @@ def _seed_sets(mask: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
 
 
 def _masks(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    out = {f"random{p}-{s}": rng.random(s) < p for p in (0.05, 0.3, 0.5, 0.7) for s in ((1, 1), (1, 40), (40, 1), (37, 53))}
+    sizes = ((1, 1), (1, 40), (40, 1), (37, 53))
+    out = {f"random{p}-{s}": rng.random(s) < p for p in (0.05, 0.3, 0.5, 0.7) for s in sizes}
     out.update({
         "spiral": spiral(61), "serpentine": serpentine(41, 33), "staircases": staircases(50),
         "checkerboard": np.indices((31, 40)).sum(0) % 2 == 0,
         "checkerboard-odd": np.indices((31, 40)).sum(0) % 2 == 1,
         "stripes": np.indices((20, 21))[1] % 2 == 0,
         "single": np.pad(np.ones((1, 1), dtype=bool), ((3, 4), (5, 2))),
-        "corners": np.zeros((9, 9), dtype=bool), "border": np.pad(np.zeros((7, 5), dtype=bool), 1, constant_values=True),
+        "corners": np.zeros((9, 9), dtype=bool),
+        "border": np.pad(np.zeros((7, 5), dtype=bool), 1, constant_values=True),
         "empty": np.zeros((8, 8), dtype=bool), "full": np.ones((16, 17), dtype=bool),
     })
     out["corners"][[0, 0, -1, -1], [0, -1, 0, -1]] = True

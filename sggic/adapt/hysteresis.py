@@ -2,16 +2,19 @@
 
 Why not ``scipy.ndimage.label``: importing scipy costs 0.12-0.19 s of a fresh ``sggic
 decode`` (whose content-adaptive stage computes the Canny edge density), and hysteresis
-needs only which components hold a seed, not their numbering. The result equals
-``strong_label_mask(scipy.ndimage.label(mask, structure=np.ones((3, 3))))``, i.e. every
-``mask`` pixel whose 8-connected component of ``mask`` contains a ``seeds`` pixel
-(tests/test_hysteresis.py compares with scipy on random and adversarial masks).
+needs only which components hold a seed, not their numbering. The result equals the
+former route (``scipy.ndimage.label(mask, structure=np.ones((3, 3)))``, then the labels
+holding a seed): every ``mask`` pixel whose 8-connected component of ``mask`` contains a
+``seeds`` pixel (tests/test_hysteresis.py compares with scipy on random and adversarial
+masks).
 
 Method: connected components by min-label hooking with pointer jumping (Shiloach-Vishkin
-style) on the mask's pixels, all in whole-array numpy. Each round hooks the root of every
-tree to the smallest root among the trees touching it, then compresses all paths. A
-round merges every tree that has a smaller neighbour, so long chains and spirals, where
-plain label propagation needs one step per pixel, take a handful of rounds.
+style) on the mask's pixels, all in whole-array numpy. Every node points to a smaller or
+equal node of its component (``parent[i] <= i``); each round hooks the root of every tree
+onto the smallest root among the trees touching it, then compresses all paths to their
+roots. Only trees with no smaller neighbour survive a round, so long chains and spirals,
+where plain label propagation needs one step per pixel, take a handful of rounds (a
+1024x1024 spiral, one chain of 525k pixels: 2 rounds, ~0.05 s).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ def _roots(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         if not cross.any():
             break
         u, v, pu, pv = u[cross], v[cross], pu[cross], pv[cross]  # edges inside a tree stay inside
-        parent[np.maximum(pu, pv)] = np.minimum(pu, pv)  # hook a root to a smaller one (any)
+        np.minimum.at(parent, np.maximum(pu, pv), np.minimum(pu, pv))  # hook: the smallest wins
         while True:  # pointer jumping until every node points at its root
             grand = parent[parent]
             if np.array_equal(grand, parent):
