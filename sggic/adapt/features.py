@@ -6,7 +6,7 @@ trained for exactly its profile's set (a missing feature is an error, never repl
 * offline (numpy only, computed on the decoded **base layer**, i.e. half resolution,
   which keeps them under 10 % of a decode; docs/adapt.md has the timing):
   ``canny`` edge density (Canny, thresholds 100/200, OpenCV's definition reimplemented
-  in numpy/scipy so decoding does not need OpenCV), ``laplacian`` variance (blur),
+  in numpy so decoding needs neither OpenCV nor scipy), ``laplacian`` variance (blur),
   ``brisque``, ``niqe`` (sggic.metrics), ``bpp`` (the file's bits per pixel);
 * full: also ``clip`` (CLIP ViT-B/16 cosine between the base and the description),
   ``clipiqa+``, ``musiq``, ``dbcnn``, ``hyperiqa``, ``liqe`` through IQA-PyTorch
@@ -27,6 +27,7 @@ import numpy as np
 
 from ..config import DEFAULT_CONFIG, RunConfig
 from ..errors import BackendUnavailable, InputError
+from .hysteresis import connected_to_seeds
 
 Scaling = Literal["raw", "minmax", "div100"]
 
@@ -53,8 +54,6 @@ def _sobel(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def canny(gray: np.ndarray, low: float = CANNY_LOW, high: float = CANNY_HIGH) -> np.ndarray:
     """Boolean edge map as OpenCV's ``Canny(gray, low, high)`` (3x3 Sobel, L1 magnitude,
     non-maximum suppression in four directions, 8-connected hysteresis)."""
-    from scipy import ndimage
-
     dx, dy = _sobel(gray)
     mag = np.abs(dx) + np.abs(dy)
     m = np.pad(mag, 1)  # magnitude 0 outside the image
@@ -73,13 +72,7 @@ def canny(gray: np.ndarray, low: float = CANNY_LOW, high: float = CANNY_HIGH) ->
     d2 = np.where(same_sign, m[2:, 2:], m[2:, :-2])
     keep = (horiz & (c > left) & (c >= right)) | (vert & (c > up) & (c >= down)) | (diag & (c > d1) & (c > d2))
     cand = keep & (c > low)
-    lab, n = ndimage.label(cand, structure=np.ones((3, 3), dtype=bool))
-    if n == 0:
-        return np.zeros_like(cand)
-    strong = np.zeros(n + 1, dtype=bool)
-    strong[np.unique(lab[cand & (c > high)])] = True
-    strong[0] = False
-    return strong[lab]
+    return connected_to_seeds(cand, cand & (c > high))
 
 
 def canny_density(rgb: np.ndarray) -> float:
