@@ -108,7 +108,7 @@ def _static_parts(params: CoderParams) -> tuple[StaticWords, dict[str, tuple[dic
         _check_fingerprint(params, hit["fingerprint"])
         words, freq = tuple(hit["words"]), hit["freq"]
         static = StaticWords(words, freq, sum(freq), hit["tree"], hit["letters"])
-        static.__dict__["index"] = _modelcache.SortedIndex(hit["sorted_words"], hit["sorted_syms"])
+        static.__dict__["index"] = _modelcache.SortedIndex(words, hit["order"])
         rows = hit["bigrams"]
     else:
         static, fingerprint = _build_static(params)
