@@ -38,7 +38,12 @@ def cache_dir() -> Path | None:
     if env is not None:
         return Path(env) if env.strip() else None
     xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "sggic"
+    if xdg:
+        return Path(xdg) / "sggic"
+    try:
+        return Path.home() / ".cache" / "sggic"
+    except (RuntimeError, KeyError):  # no home directory to be found: no cache
+        return None
 
 
 def cache_key(params: Any, data_file: Path) -> str:
