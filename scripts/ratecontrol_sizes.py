@@ -139,6 +139,9 @@ def replay(path: Path, split: str, bpps: list[float], verbose: bool) -> None:
     from sggic.ratecontrol import budget_bytes, fit_rate
 
     tables, detail = _tables(path, split)
+    if hasattr(vvc, "SMALL_PROBE_PARAMS") and not all(any(k[0] == "probe" for k in t) for t in tables.values()):
+        raise SystemExit(f"{path}: no 'probe' sizes (faster with {':'.join(vvc.SMALL_PROBE_PARAMS)}) for every photo; "
+                         "record them first (the record step resumes)")
 
     def size(tab: Table, preset: str, q: int) -> int:
         qp, ch, _ = vvc.unpack_quality(q)
