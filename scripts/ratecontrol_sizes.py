@@ -3,11 +3,12 @@
 Three steps, each a subcommand:
 
     # 1. payload bytes of the photos' 256x256 bases (512 crops halved, as the encoder sees
-    #    them) at libvvenc faster / fast / medium, QPA off, over the qps where the faster
-    #    file is 450-2400 bytes (+-1 qp), every chroma step (fast: chroma 0 only); resumable
+    #    them) at libvvenc faster / fast / medium and the small bases' probe ("probe": faster
+    #    with vvc.SMALL_PROBE_PARAMS), QPA off, over the qps where the faster file is 450-2400
+    #    bytes (+-1 qp), every chroma step (fast: chroma 0 only); resumable
     PYTHONPATH=. python scripts/ratecontrol_sizes.py record --photos data/photos.tsv --split train --out sizes.jsonl
-    # 2. the priors sggic.codecs.vvc uses (PROBE_PRIOR, CALIBRATION_PRIOR, REFINEMENT_SHAPE,
-    #    DETAIL_PRIOR), fitted on the train photos' lines only
+    # 2. the priors sggic.codecs.vvc uses (PROBE_PRIOR, SMALL_PROBE_PRIOR, CALIBRATION_PRIOR,
+    #    REFINEMENT_SHAPE, DETAIL_PRIOR), fitted on the train photos' lines only
     PYTHONPATH=. python scripts/ratecontrol_sizes.py fit sizes.jsonl
     # 3. sggic.ratecontrol.fit_rate replayed on the recorded sizes (no encoding): fill, real
     #    encodes, probes and files done in one round of real encodes, per rate
@@ -40,7 +41,8 @@ Table = dict[tuple[str, int, int], int]  # (preset, qp, -chroma offset) -> paylo
 def record(photos: Path, split: str, out: Path, limit: int) -> None:
     from sggic.bench.data import dataset_images
     from sggic.codecs._pixels import pad_edge, padded_size, rgb_to_yuv420p10
-    from sggic.codecs.vvc import MIN_SIZE, PAD_MULTIPLE, Settings, _detail, _encode_stream, _slices_only, pack_nals
+    from sggic.codecs.vvc import (MIN_SIZE, PAD_MULTIPLE, PROBE_PRESET, SMALL_PROBE_PARAMS, Settings, _detail,
+                                  _encode_stream, _slices_only, pack_nals)
     from sggic.pipeline import downsample2x
 
     done = {(d["id"], d["preset"], d["qp"], d["chroma"]) for d in _lines(out)} if out.exists() else set()
@@ -57,7 +59,9 @@ def record(photos: Path, split: str, out: Path, limit: int) -> None:
                 if (im.id, preset, qp, ch) in done:
                     return None
                 t = time.perf_counter()
-                stream = _encode_stream(yuv, pw, ph, Settings(qp, -ch, False), preset)
+                params = SMALL_PROBE_PARAMS if preset == "probe" else ()
+                stream = _encode_stream(yuv, pw, ph, Settings(qp, -ch, False),
+                                        PROBE_PRESET if preset == "probe" else preset, params=params)
                 return {"id": im.id, "split": split, "preset": preset, "qp": qp, "chroma": ch,
                         "bytes": len(pack_nals(_slices_only(stream))), "secs": round(time.perf_counter() - t, 4),
                         "detail": round(detail, 5)}
@@ -68,13 +72,13 @@ def record(photos: Path, split: str, out: Path, limit: int) -> None:
                         f.write(json.dumps(d) + "\n")
                         f.flush()
 
-            write([("faster", qp, 0) for qp in range(16, 64)])
+            write([(p, qp, 0) for qp in range(16, 64) for p in ("faster", "probe")])
             sweep = {d["qp"]: d["bytes"] for d in _lines(out)
                      if d["id"] == im.id and d["preset"] == "faster" and d["chroma"] == 0}
             qps = [qp for qp, b in sweep.items() if 450 <= b <= 2400]
             lo, hi = max(16, min(qps) - 1), min(63, max(qps) + 1)
             write([(p, qp, ch) for qp in range(lo, hi + 1) for ch in CHROMA
-                   for p in ("medium", "faster", "fast") if p != "fast" or ch == 0])
+                   for p in ("medium", "faster", "probe", "fast") if p != "fast" or ch == 0])
             print(f"{im.id} ({split}): qp {lo}..{hi}", flush=True)
 
 
@@ -94,13 +98,15 @@ def _tables(path: Path, split: str) -> tuple[dict[str, Table], dict[str, float]]
 
 def fit(path: Path, overhead: int) -> None:
     tables, detail = _tables(path, "train")
-    mf, mfa, shapes = [], [], defaultdict(list)
+    mf, mfa, mfp, shapes = [], [], [], defaultdict(list)
     rows = []
     for pid, tab in tables.items():
         for (p, qp, ch), b in tab.items():
             if p != "medium" or not 500 <= b <= 1800:
                 continue
             mf.append(math.log(b / tab[("faster", qp, ch)]))
+            if ("probe", qp, ch) in tab:
+                mfp.append(math.log(b / tab[("probe", qp, ch)]))
             if ch == 0 and ("fast", qp, 0) in tab:
                 mfa.append(math.log(b / tab[("fast", qp, 0)]))
             if ch == 0 and ("medium", qp, 12) in tab and tab[("medium", qp, 12)] / b - 1 > 0.05:
@@ -115,6 +121,8 @@ def fit(path: Path, overhead: int) -> None:
                 rows.append((min(fits), math.log2(budget * 8 / (SIZE * SIZE / 4)), math.log2(detail[pid])))
     print(f"train photos: {len(tables)}")
     print(f"PROBE_PRIOR = {math.exp(statistics.mean(mf)):.3f}  (medium / faster, {len(mf)} settings)")
+    if mfp:
+        print(f"SMALL_PROBE_PRIOR = {math.exp(statistics.mean(mfp)):.3f}  (medium / probe, {len(mfp)} settings)")
     print(f"CALIBRATION_PRIOR = {math.exp(statistics.mean(mfa)):.3f}  (medium / fast)")
     print("REFINEMENT_SHAPE = (" + ", ".join(f"{statistics.median(shapes[k]):.3f}" for k in CHROMA[1:-1]) + ")")
     if rows:
@@ -131,6 +139,9 @@ def replay(path: Path, split: str, bpps: list[float], verbose: bool) -> None:
     from sggic.ratecontrol import budget_bytes, fit_rate
 
     tables, detail = _tables(path, split)
+    if hasattr(vvc, "SMALL_PROBE_PARAMS") and not all(any(k[0] == "probe" for k in t) for t in tables.values()):
+        raise SystemExit(f"{path}: no 'probe' sizes (faster with {':'.join(vvc.SMALL_PROBE_PARAMS)}) for every photo; "
+                         "record them first (the record step resumes)")
 
     def size(tab: Table, preset: str, q: int) -> int:
         qp, ch, _ = vvc.unpack_quality(q)
@@ -143,7 +154,9 @@ def replay(path: Path, split: str, bpps: list[float], verbose: bool) -> None:
     class Prepared:
         pixels = (SIZE // 2) ** 2
         # (getattr: the script also replays checkouts from before these existed, via PYTHONPATH)
-        prior_ratio = getattr(vvc, "PROBE_PRIOR", 1.0)
+        # the small bases' probe where the checkout has one ("probe" lines), else plain faster
+        small = hasattr(vvc, "SMALL_PROBE_PARAMS")
+        prior_ratio = vvc.SMALL_PROBE_PRIOR if small else getattr(vvc, "PROBE_PRIOR", 1.0)
         calibration_prior = getattr(vvc, "CALIBRATION_PRIOR", 1.0)
         anchors = vvc.PreparedImage.anchors
 
@@ -154,7 +167,7 @@ def replay(path: Path, split: str, bpps: list[float], verbose: bool) -> None:
             return bytes(size(self.tab, vvc.PRESET, q))
 
         def probe(self, q: int) -> int:
-            return size(self.tab, vvc.PROBE_PRESET, q)
+            return size(self.tab, "probe" if self.small else vvc.PROBE_PRESET, q)
 
         def calibration_probe(self, q: int) -> int:
             return size(self.tab, getattr(vvc, "CALIBRATION_PRESET", "fast"), q)

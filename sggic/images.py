@@ -31,13 +31,30 @@ class LoadedImage:
     notes: list[str] = field(default_factory=list)
 
 
-def _register_heif() -> None:
+def _register_heif() -> bool:
+    """Register pillow_heif's HEIC/HEIF opener with Pillow; False when it is not installed."""
     try:
         import pillow_heif
 
         pillow_heif.register_heif_opener()
     except ImportError:  # HEIC input then simply is not recognised
-        pass
+        return False
+    return True
+
+
+def _open(src):
+    """``Image.open``; HEIF's opener is registered only for files Pillow's own openers do not
+    know (importing pillow_heif costs every other input ~5 ms of start-up)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        return Image.open(src)
+    except UnidentifiedImageError:
+        if not _register_heif():
+            raise
+        if isinstance(src, io.BytesIO):
+            src.seek(0)
+        return Image.open(src)
 
 
 MAX_STREAM_BYTES = 1 << 28  # an image read from a pipe or device is buffered, so it is capped
@@ -46,11 +63,11 @@ _SRGB_NAMES = {"sRGB IEC61966-2.1", "sRGB IEC61966-2-1", "sRGB built-in", "sRGB"
 
 
 def _to_srgb(im, notes: list[str]):
-    from PIL import ImageCms
-
     icc = im.info.get("icc_profile")
     if not icc:
         return im
+    from PIL import ImageCms
+
     try:
         src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         desc = (ImageCms.getProfileDescription(src) or "").strip()
@@ -114,7 +131,6 @@ def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedI
 
     from .limits import check_path, read_capped
 
-    _register_heif()
     p = check_path(path, "image file")
     if not p.exists():
         raise InputError(f"no such file: {p}")
@@ -128,7 +144,7 @@ def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedI
         # our own limit (checked below) is the one that applies; Pillow's bomb *warning*
         # (89-179 MP) would be a second, stray line on stderr
         bomb = warnings.catch_warnings(action="ignore", category=Image.DecompressionBombWarning)
-        with bomb, Image.open(src) as im:
+        with bomb, _open(src) as im:
             w, h = im.size
             if w < 1 or h < 1:
                 raise InputError(f"{p}: empty image")

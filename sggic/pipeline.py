@@ -94,7 +94,6 @@ def encode_detailed(
     """
     from .profiles import encoder_stages, profile_errors, record_for
     from .restore.registry import restorer_id
-    from .semantics.textcoder import encode_semantics
 
     bpp = arguments.check_number("bpp", bpp)
     seed = arguments.check_int("seed", seed, 0, container.MAX_SEED)
@@ -117,6 +116,8 @@ def encode_detailed(
     target = budget_bytes(bpp, w, h) if target_bytes is None else check_target_bytes(target_bytes)
     sem_payload = None
     if semantics is not None and not semantics.is_empty():
+        from .semantics.textcoder import encode_semantics  # imported only when used (start-up time)
+
         sem_payload = encode_semantics(semantics)
     masks_payload = None
     if patch_maps:  # MISC's ablation: 8x8 CLIP maps of the original image, coded in the file

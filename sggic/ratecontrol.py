@@ -350,11 +350,17 @@ class _Search:
             q0 = qs[i]
             with ThreadPoolExecutor(max_workers=1) as pool:
                 closer = pool.submit(self._calibration_size, q0)
-                # meanwhile: the guess, its neighbours and the ends of the refinements around
-                # it (what the bracket and _probe_fine usually ask next)
-                end = refine(qs[i])[-1:] if self.shape is not None else ()
-                self.probe_sizes([*qs[max(i - 1, 0) : i + 2], *end])
-                self._probe_index(qs, self.budget / ratio)
+                # meanwhile, one at a time on the other core (the calibration, ~3 probes long,
+                # keeps a core to itself): the guess, the next larger coarse setting and the end
+                # of the guess's refinements (what the bracket and _probe_fine usually ask next;
+                # the smaller neighbour only if the calibrated ratio asks for it)
+                end = refine(q0)[-1:] if self.shape is not None else ()
+                workers, self.workers = self.workers, 1
+                try:
+                    self.probe_sizes([*qs[i : i + 2], *end])
+                    self._probe_index(qs, self.budget / ratio)
+                finally:
+                    self.workers = workers
                 size = closer.result()
             probe = self.probe_sizes([q0])[0]
             if size is not None and 0 < probe < math.inf:

@@ -222,6 +222,19 @@ def test_vvc_plain_qp_encodes_exactly_as_before_the_chroma_refinement() -> None:
     assert "CbQpOffset=-4:CrQpOffset=-4" in args and args[args.index("-qpa") + 1] == "0"
 
 
+def test_vvc_probe_params_reach_only_the_probes_of_small_bases() -> None:
+    """Rate control's probes of small bases code with ALF off; a file's encode never gets extra settings."""
+    args = vvc.encoder_args(64, 48, vvc.Settings(50, -4, False), "faster", params=vvc.SMALL_PROBE_PARAMS)
+    assert args[args.index("-vvenc-params") + 1] == "CbQpOffset=-4:CrQpOffset=-4:ALF=0:CCALF=0"
+    args = vvc.encoder_args(64, 48, vvc.Settings(50), "faster", params=("ALF=0",))
+    assert args[args.index("-vvenc-params") + 1] == "ALF=0"
+    small = vvc.VVCCodec().encoder(astronaut(64, 48))
+    assert small.probe_params == vvc.SMALL_PROBE_PARAMS and small.prior_ratio == vvc.SMALL_PROBE_PRIOR
+    side = int(vvc.DETAIL_PIXELS ** 0.5) + vvc.PAD_MULTIPLE
+    large = vvc.VVCCodec().encoder(np.zeros((side, side, 3), np.uint8))
+    assert large.probe_params == () and large.prior_ratio == vvc.PROBE_PRIOR
+
+
 @pytest.mark.parametrize(("chroma", "qpa"), [(-6, True), (0, False), (-3, False)])
 def test_vvc_packed_settings_round_trip(chroma: int, qpa: bool) -> None:
     codec = vvc.VVCCodec()

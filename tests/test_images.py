@@ -103,6 +103,26 @@ def test_unreadable_images(tmp_path, content):
         load_image(p)
 
 
+def test_heic_input_is_read_and_png_input_does_not_load_its_plugin(tmp_path):
+    """HEIF's opener is registered only for files Pillow's own openers do not know."""
+    import subprocess
+    import sys
+
+    pillow_heif = pytest.importorskip("pillow_heif")
+    yy, xx = np.mgrid[0:32, 0:48]
+    rgb = np.stack([xx * 5, yy * 7, 255 - xx * 5], axis=-1).astype(np.uint8)  # smooth: codes closely
+    heic = tmp_path / "a.heic"
+    pillow_heif.from_bytes("RGB", (48, 32), rgb.tobytes()).save(heic, quality=95)
+    png = tmp_path / "a.png"
+    Image.fromarray(rgb).save(png)
+    code = ("import sys; from sggic.images import load_image; "
+            "print(load_image(sys.argv[1]).rgb.shape, 'pillow_heif' in sys.modules)")
+    out = [subprocess.run([sys.executable, "-c", code, str(f)], capture_output=True, text=True, check=True).stdout
+           for f in (png, heic)]
+    assert out == ["(32, 48, 3) False\n", "(32, 48, 3) True\n"]
+    assert np.abs(load_image(heic).rgb.astype(int) - rgb).mean() < 8  # lossy, but the same picture
+
+
 def test_missing_and_directory(tmp_path):
     with pytest.raises(InputError):
         load_image(tmp_path / "nope.png")

@@ -64,6 +64,10 @@ MOSAIC, TILE = 4, 128  # rate control's calibration picture for large images: 4x
 PROBE_PRESET = "faster"  # rate control's size probe: ~5x less CPU than medium, sizes within ~20 %
 QPA = False  # libvvenc's perceptual QP adaptation in the files the encoder writes: off (docs/codecs.md)
 PROBE_PRIOR = 0.94  # rate control's expected medium / faster payload ratio before a real encode
+# Bases of up to DETAIL_PIXELS probe with ALF off: ~16 % less CPU per probe than plain
+# faster, and the sizes follow medium's as closely (docs/codecs.md); their prior:
+SMALL_PROBE_PARAMS = ("ALF=0", "CCALF=0")
+SMALL_PROBE_PRIOR = 0.952  # medium / that probe, fitted on the train photos
 CALIBRATION_PRESET = "fast"  # small pictures: one probe at this preset estimates that ratio
 CALIBRATION_PRIOR = 0.98  # expected medium / fast payload ratio
 
@@ -103,18 +107,21 @@ def qp_of_quality(quality: int) -> int:
 
 
 def encoder_args(width: int, height: int, settings: Settings, preset: str = PRESET,
-                 threads: int = THREADS) -> list[str]:
+                 threads: int = THREADS, params: Sequence[str] = ()) -> list[str]:
     """The ffmpeg arguments of every libvvenc encode (sggic's base layer, the parameter-set
     templates, the rate-control probe and the bench's baseline).
 
     Raw 10-bit 4:2:0 on stdin, one intra picture as an Annex-B stream on stdout. Plain
     settings (QPA on, no chroma offset) add no argument, so such encodes are exactly those
-    of files written before the other settings existed.
+    of files written before the other settings existed. ``params``: more libvvenc
+    ``key=value`` settings (only rate control's probes use them; never a file's encode).
     """
     qp, chroma, qpa = settings
     extra = [] if qpa else ["-qpa", "0"]
-    if chroma:
-        extra += ["-vvenc-params", f"CbQpOffset={chroma}:CrQpOffset={chroma}"]
+    vvenc = [f"CbQpOffset={chroma}", f"CrQpOffset={chroma}"] if chroma else []
+    vvenc += params
+    if vvenc:
+        extra += ["-vvenc-params", ":".join(vvenc)]
     return [
         "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-s", f"{width}x{height}", "-i", "-",
         "-threads", str(threads), "-c:v", "libvvenc", "-preset", preset, "-qp", str(qp), *extra,
@@ -148,9 +155,10 @@ def _run(args: list[str], stdin: bytes, error: type[SggicError], what: str) -> b
 
 
 def _encode_stream(yuv: bytes, width: int, height: int, settings: Settings, preset: str,
-                   threads: int = THREADS) -> bytes:
+                   threads: int = THREADS, params: Sequence[str] = ()) -> bytes:
     # inputs are validated before this point, so a failure here is the backend's
-    return _run(encoder_args(width, height, settings, preset, threads), yuv, BackendUnavailable, "libvvenc failed")
+    return _run(encoder_args(width, height, settings, preset, threads, params), yuv, BackendUnavailable,
+                "libvvenc failed")
 
 
 def decode_stream(stream: bytes, width: int, height: int, what: str = "corrupt VVC payload") -> np.ndarray:
@@ -259,10 +267,12 @@ class PreparedImage:
         img = check_rgb(rgb)
         h, w = img.shape[:2]
         self.preset = codec.preset
-        self.prior_ratio = PROBE_PRIOR if self.preset == PRESET else 1.0
-        self.calibration_prior = CALIBRATION_PRIOR if self.preset == PRESET else 1.0
         self.pw, self.ph = padded_size(w, h, PAD_MULTIPLE, MIN_SIZE)
         self.pixels = self.pw * self.ph
+        small = self.pixels <= DETAIL_PIXELS
+        self.probe_params: tuple[str, ...] = SMALL_PROBE_PARAMS if small else ()
+        self.prior_ratio = (SMALL_PROBE_PRIOR if small else PROBE_PRIOR) if self.preset == PRESET else 1.0
+        self.calibration_prior = CALIBRATION_PRIOR if self.preset == PRESET else 1.0
         self.yuv = rgb_to_yuv420p10(pad_edge(img, self.pw, self.ph))
         self._img = img
         self.detail = _detail(img) if self.pixels <= DETAIL_PIXELS else 0.0
@@ -276,9 +286,11 @@ class PreparedImage:
             return VVCCodec._compact(stream, sets.result())
 
     def probe(self, quality: int) -> int:
-        """Payload bytes at ``quality``, estimated with libvvenc's ``faster`` preset."""
+        """Payload bytes at ``quality``, estimated with libvvenc's ``faster`` preset (bases of up
+        to ``DETAIL_PIXELS``: with ALF off, ``SMALL_PROBE_PARAMS``)."""
         settings = _check_quality(quality, InputError)
-        return len(pack_nals(_slices_only(_encode_stream(self.yuv, self.pw, self.ph, settings, PROBE_PRESET))))
+        stream = _encode_stream(self.yuv, self.pw, self.ph, settings, PROBE_PRESET, params=self.probe_params)
+        return len(pack_nals(_slices_only(stream)))
 
     def calibration_probe(self, quality: int) -> int:
         """Payload bytes at ``quality`` with libvvenc's ``fast`` preset: ~2x a probe's CPU, and its
