@@ -15,12 +15,26 @@ result and the others go on; nothing is raised for it.
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from .jobs import DECODE_FORMATS, Job, plan_jobs
-from .run import BatchFailed, BatchResult, Outcome, run_batch
+if TYPE_CHECKING:  # pragma: no cover
+    from .jobs import DECODE_FORMATS, Job, plan_jobs
+    from .run import BatchFailed, BatchResult, Outcome, run_batch
 
 __all__ = ["encode_many", "decode_many", "BatchResult", "Outcome", "BatchFailed", "Job", "plan_jobs"]
+
+# Loaded on first use, so that ``sggic encode`` of one file, which reads only
+# ``sggic.batch.cli``, does not import the worker machinery (~10 ms).
+_LAZY = {"DECODE_FORMATS": "jobs", "Job": "jobs", "plan_jobs": "jobs",
+         "BatchFailed": "run", "BatchResult": "run", "Outcome": "run", "run_batch": "run"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 Paths = Sequence["str | os.PathLike[str]"]
 
@@ -37,9 +51,11 @@ def encode_many(inputs: Paths, output_dir: str | os.PathLike, *, bpp: float | No
     (``"auto"``, ``"ray://host:10001"``, ``"local"``) to run the files as Ray tasks instead.
     ``overwrite``: redo files whose output exists. ``progress``: a tqdm bar on stderr.
     """
+    from ..codecs import get_codec
     from ..pipeline import DEFAULT_BASE, DEFAULT_BPP
     from ..restore.registry import DEFAULT_RESTORER, restorer_info
-    from ..codecs import get_codec
+    from .jobs import plan_jobs
+    from .run import run_batch
 
     options = {"bpp": DEFAULT_BPP if bpp is None else bpp, "target_bytes": target_bytes,
                "base": base or DEFAULT_BASE, "restorer": restorer or DEFAULT_RESTORER,
@@ -60,6 +76,8 @@ def decode_many(inputs: Paths, output_dir: str | os.PathLike, *, restorer: str |
     """
     from ..errors import InputError
     from ..restore.registry import restorer_info
+    from .jobs import DECODE_FORMATS, plan_jobs
+    from .run import run_batch
 
     if restorer is not None:
         restorer_info(restorer)
