@@ -172,6 +172,12 @@ def replay(path: Path, split: str, bpps: list[float], verbose: bool) -> None:
         def calibration_probe(self, q: int) -> int:
             return size(self.tab, getattr(vvc, "CALIBRATION_PRESET", "fast"), q)
 
+        def rate_hints(self, budget: int) -> Any:  # what fit_rate asks since the hints are typed
+            from sggic.codecs.base import RateHints
+
+            return RateHints(None, self.prior_ratio, self.calibration_probe, self.calibration_prior,
+                             tuple(vvc.VVCCodec().refinement_shape), tuple(self.anchors(budget)))
+
     class Codec(vvc.VVCCodec):
         def __init__(self, prepared: Prepared) -> None:
             super().__init__()

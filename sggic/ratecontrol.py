@@ -39,7 +39,7 @@ import numpy as np
 
 from .budgets import bpp_at_least
 from .codecs._ffmpeg import FFmpegTimeout
-from .codecs.base import BaseCodec
+from .codecs.base import BaseCodec, RateHints
 from .errors import InputError, RateError, SggicError
 
 MAX_BPP = 8.0
@@ -209,9 +209,8 @@ def fit_rate(
     without refinements; kept for comparisons).
     """
     workers = default_workers() if workers is None else max(1, int(workers))
-    prepare = getattr(codec, "encoder", None)  # VVC: the picture converted once, encodes with threads
-    if prepare is not None:
-        prepared = prepare(rgb)
+    prepared = codec.encoder(rgb)  # VVC: the picture converted once, encodes with threads
+    if prepared is not None:
         probe_fn = prepared.probe if probe else None
         batch = 1 if probe and workers > 1 and prepared.pixels >= SINGLE_PIXELS else workers
         threads = workers if batch == 1 else 1
@@ -220,15 +219,8 @@ def fit_rate(
         probe_fn, batch = (codec.size_probe(rgb) if probe else None), workers
         encode = lambda q: codec.encode(rgb, q)  # noqa: E731
     s = _Search(encode, probe_fn, budget, file_size, workers, batch)
-    if prepare is not None and probe:
-        s.calibrate = getattr(prepared, "probe_ratio", None)
-        s.prior = float(getattr(prepared, "prior_ratio", 1.0))
-        s.calibration = getattr(prepared, "calibration_probe", None)
-        s.calibration_prior = float(getattr(prepared, "calibration_prior", 1.0))
-        shape = getattr(codec, "refinement_shape", None)
-        s.shape = tuple(shape) if shape is not None else None
-        anchors = getattr(prepared, "anchors", None)
-        s.anchors = tuple(anchors(budget)) if anchors is not None else ()
+    if prepared is not None and probe:
+        s.use_hints(prepared.rate_hints(budget))
     refine = codec.refinements if probe else (lambda q: ())
     what = codec.name
     return s.run(list(codec.qualities()), refine, unreachable, what, pixels)
@@ -254,6 +246,12 @@ class _Search:
         self.real: dict[Any, tuple[bytes, float]] = {}
         self.probed: dict[Any, float] = {}
         self.refused: dict[Any, SggicError] = {}
+
+    def use_hints(self, h: RateHints) -> None:
+        self.calibrate, self.prior = h.probe_ratio, float(h.prior_ratio)
+        self.calibration, self.calibration_prior = h.calibration_probe, float(h.calibration_prior)
+        self.shape = tuple(h.refinement_shape) if h.refinement_shape is not None else None
+        self.anchors = tuple(h.anchors)
 
     # -- sizes -------------------------------------------------------------------------
     def _encode_one(self, q: Any) -> tuple[bytes, float]:

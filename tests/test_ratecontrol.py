@@ -7,7 +7,7 @@ import pytest
 
 from sggic import ratecontrol
 from sggic.codecs import vvc
-from sggic.codecs.base import BaseCodec
+from sggic.codecs.base import BaseCodec, RateHints
 from sggic.errors import BackendUnavailable, InputError, RateError
 from sggic.ratecontrol import budget_bytes, fit_rate, search
 
@@ -174,6 +174,9 @@ class Prepared:
     def probe_ratio(self, quality):  # the mosaic's estimate of real / probe, off by `error`
         return self.error / self.codec.probe_bias(quality)
 
+    def rate_hints(self, budget):
+        return RateHints(probe_ratio=self.probe_ratio)
+
 
 def test_large_pictures_take_one_threaded_encode_per_round():
     rng = random.Random(11)
@@ -227,7 +230,10 @@ class CalibratedCodec(FakeCodec):
         self.prepared = type("Prepared", (), {
             "pixels": 256 * 256, "prior_ratio": 1 / per_image * rng.uniform(0.9, 1.1), "calibration_prior": 1.0,
             "probe": staticmethod(self.size_probe(None)), "calibration_probe": staticmethod(calibration_probe),
-            "__call__": lambda _self, q, threads=1: self.encode(None, q)})()
+            "__call__": lambda _self, q, threads=1: self.encode(None, q),
+            "rate_hints": lambda _self, budget: RateHints(
+                prior_ratio=_self.prior_ratio, calibration_probe=_self.calibration_probe,
+                calibration_prior=_self.calibration_prior, refinement_shape=self.refinement_shape)})()
 
     def encoder(self, rgb):
         return self.prepared

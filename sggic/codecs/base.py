@@ -8,11 +8,51 @@ back. It stores only what its decoder cannot rebuild: anything derivable from
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
 from ..component import Component
+
+
+@dataclass(frozen=True)
+class RateHints:
+    """What a prepared picture tells rate control beyond its encodes and probes
+    (``sggic.ratecontrol``); every field is optional.
+
+    * ``probe_ratio(q)``: an estimate of real / probe size at ``q`` for this picture.
+    * ``prior_ratio``: the expected real / probe size ratio before any real encode.
+    * ``calibration_probe(q)``: a slower probe whose size is closer to the real one,
+      run beside the probe search; ``calibration_prior`` its expected real / size ratio.
+    * ``refinement_shape``: where ``refinements(q)`` lie, all but the last, as fractions
+      of the way from ``q``'s size to the last refinement's.
+    * ``anchors``: the coarse settings to probe first for this budget.
+    """
+
+    probe_ratio: Callable[[int], float] | None = None
+    prior_ratio: float = 1.0
+    calibration_probe: Callable[[int], int] | None = None
+    calibration_prior: float = 1.0
+    refinement_shape: tuple[float, ...] | None = None
+    anchors: tuple[int, ...] = ()
+
+
+class PreparedPicture(Protocol):
+    """A picture converted once for the many encodes of a rate search (``BaseCodec.encoder``)."""
+
+    pixels: int  # of the padded picture the codec codes
+
+    def __call__(self, quality: int, threads: int = 1) -> bytes:
+        """The payload at ``quality`` (as ``BaseCodec.encode``); ``threads`` does not change it."""
+        ...
+
+    def probe(self, quality: int) -> int:
+        """An estimate of the payload's size at ``quality``, cheaper than the encode."""
+        ...
+
+    def rate_hints(self, budget: int) -> RateHints:
+        ...
 
 
 class BaseCodec(Component, ABC):
@@ -80,6 +120,11 @@ class BaseCodec(Component, ABC):
         return f"{min(q)}..{max(q)}"
 
     def size_probe(self, rgb: np.ndarray) -> Callable[[int], int] | None:
+        return None
+
+    def encoder(self, rgb: np.ndarray) -> PreparedPicture | None:
+        """``rgb`` prepared for a rate search, or None: then rate control calls ``encode``
+        and ``size_probe`` with the picture each time."""
         return None
 
     def refinements(self, quality: int) -> Sequence[int]:

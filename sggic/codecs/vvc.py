@@ -23,7 +23,7 @@ from ..errors import BackendUnavailable, BitstreamError, InputError, SggicError
 from . import _nal, _paramsets, _sniff
 from ._ffmpeg import FFmpegTimeout, check_exe, is_pinned_package, run_ffmpeg
 from ._pixels import check_rgb, check_size, pad_edge, padded_size, rgb_to_yuv420p10, yuv420p10_to_rgb
-from .base import BaseCodec
+from .base import BaseCodec, RateHints
 
 PRESET = "medium"  # fast: +13 % bytes at equal PSNR; slow: -1 % for 2x time (docs/codecs.md)
 THREADS = 1  # output is identical for any count; 1 is fastest at 256x256 on 2 cores
@@ -273,6 +273,7 @@ class PreparedImage:
         self.probe_params: tuple[str, ...] = SMALL_PROBE_PARAMS if small else ()
         self.prior_ratio = (SMALL_PROBE_PRIOR if small else PROBE_PRIOR) if self.preset == PRESET else 1.0
         self.calibration_prior = CALIBRATION_PRIOR if self.preset == PRESET else 1.0
+        self.refinement_shape = tuple(codec.refinement_shape)
         self.yuv = rgb_to_yuv420p10(pad_edge(img, self.pw, self.ph))
         self._img = img
         self.detail = _detail(img) if self.pixels <= DETAIL_PIXELS else 0.0
@@ -291,6 +292,11 @@ class PreparedImage:
         settings = _check_quality(quality, InputError)
         stream = _encode_stream(self.yuv, self.pw, self.ph, settings, PROBE_PRESET, params=self.probe_params)
         return len(pack_nals(_slices_only(stream)))
+
+    def rate_hints(self, budget: int) -> RateHints:
+        """Everything above for :func:`sggic.ratecontrol.fit_rate` (``BaseCodec.encoder``)."""
+        return RateHints(self.probe_ratio, float(self.prior_ratio), self.calibration_probe,
+                         float(self.calibration_prior), self.refinement_shape, tuple(self.anchors(budget)))
 
     def calibration_probe(self, quality: int) -> int:
         """Payload bytes at ``quality`` with libvvenc's ``fast`` preset: ~2x a probe's CPU, and its
