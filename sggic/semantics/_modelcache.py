@@ -9,9 +9,10 @@ parameters and the installed wordfreq data file, so the first build is written t
 * Cache dir: ``$SGGIC_CACHE_DIR`` if set (an empty value turns the cache off), else
   ``$XDG_CACHE_HOME/sggic``, else ``~/.cache/sggic``. Nothing is written anywhere else;
   an unwritable dir only costs the rebuild.
-* Key: sha256 of the cache format, the parameters (their ``repr``: ints and strings) and
-  the wordfreq data file's path, size and modification time. Another wordfreq install or
-  another model gets another file.
+* Key: sha256 of the cache format, the parameters (their ``repr``: ints and strings), the
+  wordfreq data file's path, size and modification time, and the source of the modules
+  that build the model. Another wordfreq install, another model or another sggic gets
+  another file.
 * The word -> symbol index is stored as a sorted array and searched (:class:`SortedIndex`).
 * Safety: plain arrays in an ``.npz`` read with ``allow_pickle=False``. A file that does
   not parse, or whose arrays do not fit together, is ignored and rebuilt; the word list's
@@ -46,10 +47,18 @@ def cache_dir() -> Path | None:
         return None
 
 
+# The modules whose code builds what is cached: any edit to them is another key, so a
+# changed constant (e.g. the Fenwick tree's reserved symbols) never meets a stale file.
+_BUILDERS = ("_wordmodel.py", "_vocab.py", "_modelcache.py")
+
+
 def cache_key(params: Any, data_file: Path) -> str:
     st = data_file.stat()
     h = hashlib.sha256(f"textmodel {FORMAT}\n{data_file.resolve()}\n{st.st_size}\n{st.st_mtime_ns}\n".encode())
     h.update(repr(params).encode("utf-8"))
+    here = Path(__file__).resolve().parent
+    for name in _BUILDERS:
+        h.update(hashlib.sha256((here / name).read_bytes()).digest())
     return h.hexdigest()[:32]
 
 
@@ -76,7 +85,9 @@ def load(key: str) -> dict[str, Any] | None:
     except (OSError, ValueError, KeyError, UnicodeDecodeError, zipfile.BadZipFile, EOFError):
         return None
     if (freq.ndim != 1 or len(freq) != len(words) + 1 or tree.ndim != 1 or letters.shape != (27, 27)
-            or rows.ndim != 2 or rows.shape[1] != 3 or (len(rows) and not 0 <= rows[:, 0].max() < len(prev))
+            or rows.ndim != 2 or rows.shape[1] != 3
+            or (len(rows) and not (0 <= rows[:, 0].min() and rows[:, 0].max() < len(prev)
+                                   and 0 <= rows[:, 1].min() and rows[:, 1].max() < len(words)))
             or order.shape != (len(words),) or order.dtype != np.int32
             or (len(order) and not 0 <= int(order.min()) <= int(order.max()) < len(words))):
         return None
