@@ -407,3 +407,22 @@ def test_model_cache_can_be_turned_off(tmp_path, monkeypatch) -> None:
         W._static_parts.cache_clear()
     monkeypatch.delenv("SGGIC_CACHE_DIR")
     assert _modelcache.cache_dir() == tmp_path / "sggic"  # XDG_CACHE_HOME
+
+
+def test_model_cache_keeps_a_few_files(tmp_path) -> None:
+    import os
+
+    from sggic.semantics import _modelcache
+
+    for i in range(6):
+        f = tmp_path / f"textmodel-old{i}.npz"
+        f.write_bytes(b"x")
+        os.utime(f, ns=(i * 10**9, i * 10**9))
+    keep = tmp_path / "textmodel-new.npz"
+    keep.write_bytes(b"y")
+    (tmp_path / "other.txt").write_bytes(b"z")
+    _modelcache._prune(tmp_path, keep)
+    left = sorted(f.name for f in tmp_path.iterdir())
+    # the new file and the three most recent others (KEEP_FILES = 4); nothing else is touched
+    assert left == ["other.txt", "textmodel-new.npz", "textmodel-old3.npz", "textmodel-old4.npz",
+                    "textmodel-old5.npz"]

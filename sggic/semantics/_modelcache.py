@@ -8,7 +8,8 @@ parameters and the installed wordfreq data file, so the first build is written t
 
 * Cache dir: ``$SGGIC_CACHE_DIR`` if set (an empty value turns the cache off), else
   ``$XDG_CACHE_HOME/sggic``, else ``~/.cache/sggic``. Nothing is written anywhere else;
-  an unwritable dir only costs the rebuild.
+  an unwritable dir only costs the rebuild. At most ``KEEP_FILES`` model files (~8 MB
+  each) are kept: writing one deletes the oldest beyond that.
 * Key: sha256 of the cache format, the parameters (their ``repr``: ints and strings), the
   wordfreq data file's path, size and modification time, and the source of the modules
   that build the model. Another wordfreq install, another model or another sggic gets
@@ -120,9 +121,23 @@ def save(key: str, words: tuple[str, ...], freq: list[int], tree: list[int],
                      bigram_prev=np.frombuffer(SEP.join(prevs).encode("utf-8"), dtype=np.uint8), bigrams=rows,
                      order=np.asarray(order, dtype=np.int32))
         os.replace(tmp, p)
+        _prune(p.parent, keep=p)
     except OSError:
         try:
             tmp.unlink()
+        except OSError:
+            pass
+
+
+KEEP_FILES = 4  # text models kept in the cache dir (several sggic versions or models in use)
+
+
+def _prune(folder: Path, keep: Path) -> None:
+    """Delete all but the ``KEEP_FILES`` most recently written model files (``keep`` stays)."""
+    files = sorted(folder.glob("textmodel-*.npz"), key=lambda f: f.stat().st_mtime_ns, reverse=True)
+    for f in [f for f in files if f != keep][KEEP_FILES - 1:]:
+        try:
+            f.unlink()
         except OSError:
             pass
 
