@@ -203,7 +203,7 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--cache", default=None, help="label cache folder (default runs/adapt-cache)")
     t.add_argument("--brisque-weight", type=float, default=None, metavar="W",
                    help="the label target is SSIMULACRA2 - W * BRISQUE (default 0.3, issue 10's exchange rate; "
-                        "the models of generative-1/-2 and the stand-in were made with 0.1)")
+                        "the models of generative-1, -2, -3 and the stand-in were made with 0.1)")
     t.add_argument("--lambda", dest="lam", type=float, default=0.0, help="the loss's lambda (default 0)")
     t.add_argument("--epochs", type=int, default=EPOCHS, help=f"default {EPOCHS}")
     t.add_argument("--seed", type=int, default=0, help="seed of the MLP initialisation and sample order (default 0)")
