@@ -426,3 +426,21 @@ def test_model_cache_keeps_a_few_files(tmp_path) -> None:
     # the new file and the three most recent others (KEEP_FILES = 4); nothing else is touched
     assert left == ["other.txt", "textmodel-new.npz", "textmodel-old3.npz", "textmodel-old4.npz",
                     "textmodel-old5.npz"]
+
+
+def test_model_cache_without_a_key_builds_and_writes_nothing(tmp_path, monkeypatch) -> None:
+    from sggic.semantics import _modelcache
+    from sggic.semantics import _wordmodel as W
+
+    def no_sources(*a):
+        raise OSError("sources are not plain files")
+
+    monkeypatch.setenv("SGGIC_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_modelcache, "_key", no_sources)
+    W._static_parts.cache_clear()
+    try:
+        assert _modelcache.cache_key(default_params(), Path(__file__)) is None
+        assert W.static_words(default_params()).escape > 0
+        assert not any(tmp_path.iterdir())
+    finally:
+        W._static_parts.cache_clear()

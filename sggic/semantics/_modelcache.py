@@ -53,7 +53,15 @@ def cache_dir() -> Path | None:
 _BUILDERS = ("_wordmodel.py", "_vocab.py", "_modelcache.py")
 
 
-def cache_key(params: Any, data_file: Path) -> str:
+def cache_key(params: Any, data_file: Path) -> str | None:
+    """The cache file's key, or None where it cannot be made (then nothing is cached)."""
+    try:
+        return _key(params, data_file)
+    except OSError:  # e.g. sggic's sources are not plain files (a zip) or the data file vanished
+        return None
+
+
+def _key(params: Any, data_file: Path) -> str:
     st = data_file.stat()
     h = hashlib.sha256(f"textmodel {FORMAT}\n{data_file.resolve()}\n{st.st_size}\n{st.st_mtime_ns}\n".encode())
     h.update(repr(params).encode("utf-8"))
@@ -68,9 +76,9 @@ def _path(key: str) -> Path | None:
     return None if d is None else d / f"textmodel-{key}.npz"
 
 
-def load(key: str) -> dict[str, Any] | None:
+def load(key: str | None) -> dict[str, Any] | None:
     """The cached parts for ``key``, or None (missing, off, or not a valid cache file)."""
-    p = _path(key)
+    p = _path(key) if key is not None else None
     if p is None or not p.is_file():
         return None
     try:
@@ -98,10 +106,10 @@ def load(key: str) -> dict[str, Any] | None:
             "order": order}
 
 
-def save(key: str, words: tuple[str, ...], freq: list[int], tree: list[int],
+def save(key: str | None, words: tuple[str, ...], freq: list[int], tree: list[int],
          letters: tuple[tuple[int, ...], ...], bigrams: list[tuple[str, int, int]], fingerprint: str) -> None:
     """Write the cache file atomically; any OS error (read-only home, full disk) is ignored."""
-    p = _path(key)
+    p = _path(key) if key is not None else None
     if p is None or len(set(words)) != len(words) or any(SEP in w for w in words) or any(SEP in b[0] for b in bigrams):
         return
     # the word -> symbol index as the symbols in word order (binary search, SortedIndex): a
