@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from itertools import accumulate
 from typing import Protocol, Sequence
 
@@ -49,6 +49,7 @@ class StaticWords:
     """Static word distribution: words, then the escape symbol; and its Fenwick tree."""
 
     words: tuple[str, ...]
+    index: WordIndex  # word -> symbol: a dict when built here, a sorted-array index from the model cache
     freq: list[int]  # len V + 1 (last = escape)
     total: int
     tree: list[int]  # Fenwick tree over V + 1 + CACHE_CAPACITY symbols, index 0 unused
@@ -57,12 +58,6 @@ class StaticWords:
     @property
     def escape(self) -> int:
         return len(self.words)
-
-    @cached_property
-    def index(self) -> WordIndex:
-        """word -> symbol (``get`` and ``in``): a dict when built here, a sorted-array index
-        when read from the model cache (:class:`._modelcache.SortedIndex`)."""
-        return dict(zip(self.words, range(len(self.words))))
 
 
 def _check_fingerprint(params: CoderParams, fingerprint: str) -> None:
@@ -90,8 +85,7 @@ def _build_static(params: CoderParams) -> tuple[StaticWords, str]:
             words.append(w)
             freq.append(extra)
     freq.append(max(1, t_wf * params.esc_q16 // Q16))  # escape: spell the word
-    static = StaticWords(tuple(words), freq, sum(freq), _fenwick(freq, CACHE_CAPACITY), _letter_model(words_wf))
-    static.__dict__["index"] = index  # the cached_property's slot: already built
+    static = StaticWords(tuple(words), index, freq, sum(freq), _fenwick(freq, CACHE_CAPACITY), _letter_model(words_wf))
     return static, fingerprint
 
 
@@ -107,8 +101,8 @@ def _static_parts(params: CoderParams) -> tuple[StaticWords, dict[str, tuple[dic
     if hit is not None:
         _check_fingerprint(params, hit["fingerprint"])
         words, freq = tuple(hit["words"]), hit["freq"]
-        static = StaticWords(words, freq, sum(freq), hit["tree"], hit["letters"])
-        static.__dict__["index"] = _modelcache.SortedIndex(words, hit["order"])
+        static = StaticWords(words, _modelcache.SortedIndex(words, hit["order"]), freq, sum(freq), hit["tree"],
+                             hit["letters"])
         rows = hit["bigrams"]
     else:
         static, fingerprint = _build_static(params)
