@@ -276,7 +276,7 @@ class PreparedImage:
         self.refinement_shape = tuple(codec.refinement_shape)
         self.yuv = rgb_to_yuv420p10(pad_edge(img, self.pw, self.ph))
         self._img = img
-        self.detail = _detail(img) if self.pixels <= DETAIL_PIXELS else 0.0
+        self.detail = _detail(img) if small else 0.0
 
     def __call__(self, quality: int, threads: int = THREADS) -> bytes:
         """The payload at ``quality`` (as ``VVCCodec.encode``); ``threads`` does not change it."""
@@ -289,9 +289,7 @@ class PreparedImage:
     def probe(self, quality: int) -> int:
         """Payload bytes at ``quality``, estimated with libvvenc's ``faster`` preset (bases of up
         to ``DETAIL_PIXELS``: with ALF off, ``SMALL_PROBE_PARAMS``)."""
-        settings = _check_quality(quality, InputError)
-        stream = _encode_stream(self.yuv, self.pw, self.ph, settings, PROBE_PRESET, params=self.probe_params)
-        return len(pack_nals(_slices_only(stream)))
+        return self._payload_bytes(quality, PROBE_PRESET, self.probe_params)
 
     def rate_hints(self, budget: int) -> RateHints:
         """Everything above for :func:`sggic.ratecontrol.fit_rate` (``BaseCodec.encoder``)."""
@@ -301,8 +299,13 @@ class PreparedImage:
     def calibration_probe(self, quality: int) -> int:
         """Payload bytes at ``quality`` with libvvenc's ``fast`` preset: ~2x a probe's CPU, and its
         size ratio to the real one varies 3-4x less between pictures (docs/codecs.md)."""
+        return self._payload_bytes(quality, CALIBRATION_PRESET)
+
+    def _payload_bytes(self, quality: int, preset: str, params: Sequence[str] = ()) -> int:
+        """The size of the payload (slices, packed) an encode at ``preset`` would give."""
         settings = _check_quality(quality, InputError)
-        return len(pack_nals(_slices_only(_encode_stream(self.yuv, self.pw, self.ph, settings, CALIBRATION_PRESET))))
+        stream = _encode_stream(self.yuv, self.pw, self.ph, settings, preset, params=params)
+        return len(pack_nals(_slices_only(stream)))
 
     def anchors(self, budget: int) -> tuple[int, int]:
         """The two qualities rate control probes first: around the qp a prior puts ``budget`` at.
