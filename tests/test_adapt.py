@@ -172,7 +172,7 @@ def test_labels_and_best_fixed() -> None:
         def __init__(self, t):
             self._t = t
 
-        def targets(self):
+        def targets(self, brisque_weight=None):
             return self._t
 
     samples = [S({0.0: 1.0, 0.5: 3.0, 1.0: 2.0}), S({0.0: 5.0, 0.5: 0.0, 1.0: 5.0}), S({0.0: 0.0, 0.5: 1.0, 1.0: 4.0})]

@@ -97,9 +97,10 @@ def sample_features(samples: Sequence[Any], names: tuple[str, ...] = OFFLINE_FEA
 
 def best_strengths(samples: Sequence[Any], ceiling: float = 1.0, brisque_weight: float | None = None) -> np.ndarray:
     """Per sample, the grid strength up to ``ceiling`` with the best target (ties: the smaller strength)."""
+    w = _weight(brisque_weight)
     out = []
     for s in samples:
-        t = {k: v for k, v in _targets(s, brisque_weight).items() if k <= ceiling + 1e-9}
+        t = {k: v for k, v in s.targets(w).items() if k <= ceiling + 1e-9}
         best = max(t.values())
         out.append(min(k for k, v in t.items() if v == best))
     return np.array(out)
@@ -107,15 +108,18 @@ def best_strengths(samples: Sequence[Any], ceiling: float = 1.0, brisque_weight:
 
 def best_fixed_strength(samples: Sequence[Any], ceiling: float = 1.0, brisque_weight: float | None = None) -> float:
     """The single grid strength up to ``ceiling`` with the best mean target over ``samples``."""
-    targets = [_targets(s, brisque_weight) for s in samples]
+    w = _weight(brisque_weight)
+    targets = [s.targets(w) for s in samples]
     grid = [g for g in sorted(targets[0]) if g <= ceiling + 1e-9]
     means = {g: float(np.mean([t[g] for t in targets])) for g in grid}
     best = max(means.values())
     return min(g for g, v in means.items() if v == best)
 
 
-def _targets(sample: Any, brisque_weight: float | None) -> dict[float, float]:
-    return sample.targets() if brisque_weight is None else sample.targets(brisque_weight)
+def _weight(brisque_weight: float | None) -> float:
+    from .labels import BRISQUE_WEIGHT
+
+    return BRISQUE_WEIGHT if brisque_weight is None else float(brisque_weight)
 
 
 def restorer_fingerprint(restorer: str) -> str:
@@ -165,7 +169,7 @@ def train_strength(samples: Sequence[Any], restorer: str, command: str, lam: flo
     from . import labels as L
 
     top = strength_ceiling(restorer) if ceiling is None else float(ceiling)
-    w = L.BRISQUE_WEIGHT if brisque_weight is None else float(brisque_weight)
+    w = _weight(brisque_weight)
     rows = sample_features(samples)
     y = best_strengths(samples, top, w)
     meta = {"restorer": restorer, "restorer_weights_sha256": restorer_fingerprint(restorer),
@@ -224,7 +228,7 @@ def run(a: argparse.Namespace) -> None:
     rates = _csv(a.rates, float, "rates")
     if a.epochs < 1:
         raise InputError("--epochs must be at least 1")
-    w = L.BRISQUE_WEIGHT if a.brisque_weight is None else a.brisque_weight
+    w = _weight(a.brisque_weight)
     if not 0 <= w < 100:
         raise InputError("--brisque-weight must be in [0, 100)")
     if not 1 <= a.passes <= len(rates):
