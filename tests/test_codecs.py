@@ -210,6 +210,27 @@ def test_vvc_golden_parameter_sets() -> None:
     assert digest[:16] == GOLDEN_VVC_SETS, "libvvenc parameter sets changed: old .sgc files will not decode"
 
 
+def test_vvc_parameter_set_table_is_what_libvvenc_writes(monkeypatch) -> None:
+    """sggic.codecs._paramtable stands in for a 16x16 libvvenc run: every (chroma offset, QPA)
+    entry, each at another qp, equals the template libvvenc codes (all 1664 qualities:
+    scripts/vvc_paramset_table.py check)."""
+    from sggic.codecs import _paramsets, _paramtable
+
+    side = _paramsets.TEMPLATE_SIZE
+    keys = sorted(_paramtable.PPS)
+    assert len(keys) == 2 * (vvc.CHROMA_MAX + 1)
+    for n, (chroma, qpa) in enumerate(keys):
+        quality = vvc.pack_quality(vvc.Settings(vvc.QP_MAX - 2 * n, chroma, qpa))
+        assert vvc._tabled_template(quality, vvc.PRESET) == vvc.template_parameter_sets(side, side, quality)
+    assert vvc._tabled_template(50, "fast") is None  # another preset: coded, not looked up
+    monkeypatch.setattr(vvc, "is_pinned_package", lambda: False)  # another ffmpeg binary: coded too
+    assert vvc._tabled_template(50, vvc.PRESET) is None
+    spied = []
+    monkeypatch.setattr(vvc, "template_parameter_sets", lambda *a: spied.append(a) or vvc._paramtable.lookup(0, True))
+    vvc.decoder_parameter_sets(64, 48, 50)
+    assert spied == [(side, side, 50, vvc.PRESET)]
+
+
 GOLDEN_VVC_SETS = "d6ee694fd6434f86"  # sha256 prefix, preset medium, imageio-ffmpeg 0.8.1
 
 

@@ -6,8 +6,9 @@ seconds (1.1 GB and 15 s for a 4000x4000 base), which a 24-byte file claiming a 
 picture could make the decoder spend before its slice fails to parse. libvvenc's SPS and
 PPS differ between picture sizes only in three fields (checked bit for bit by
 tests/test_hostile.py over many sizes): ``general_level_idc``, the SPS maximum and the
-PPS actual picture width/height. So we code a 16x16 flat picture once per (qp, preset)
-and rewrite those fields: constant, tiny cost whatever size the header claims.
+PPS actual picture width/height. So we take the sets of a 16x16 flat picture (a table for
+the pinned binary, ``_paramtable``; else coded once per quality and preset) and rewrite
+those fields: constant, tiny cost whatever size the header claims.
 
 ``general_level_idc`` does not change how a picture decodes; it is rewritten only so the
 sets stay byte-identical to what libvvenc writes, as libvvenc picks it (sample rate at ffmpeg's

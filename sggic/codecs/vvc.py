@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import varint
 from ..errors import BackendUnavailable, BitstreamError, InputError, SggicError
-from . import _nal, _paramsets, _sniff
+from . import _nal, _paramsets, _paramtable, _sniff
 from ._ffmpeg import FFmpegTimeout, check_exe, is_pinned_package, run_ffmpeg
 from ._pixels import check_rgb, check_size, pad_edge, padded_size, rgb_to_yuv420p10, yuv420p10_to_rgb
 from .base import BaseCodec, RateHints
@@ -200,8 +200,19 @@ def decoder_parameter_sets(width: int, height: int, quality: int, preset: str = 
     Rewritten from a 16x16 template (sggic.codecs._paramsets): a file claiming a huge
     picture must not make the decoder run libvvenc on that huge picture.
     """
-    small = template_parameter_sets(_paramsets.TEMPLATE_SIZE, _paramsets.TEMPLATE_SIZE, quality, preset)
+    small = _tabled_template(quality, preset)
+    if small is None:
+        small = template_parameter_sets(_paramsets.TEMPLATE_SIZE, _paramsets.TEMPLATE_SIZE, quality, preset)
     return _paramsets.resize_parameter_sets(small, width, height)
+
+
+def _tabled_template(quality: int, preset: str) -> tuple[bytes, ...] | None:
+    """The 16x16 sets from ``_paramtable`` when they are the pinned binary's at ``PRESET``
+    (no libvvenc run); None where only coding the template can tell."""
+    if preset != PRESET or not is_pinned_package():
+        return None
+    settings = unpack_quality(quality)
+    return _paramtable.lookup(settings.chroma_offset, settings.qpa)
 
 
 def pack_nals(nals: Sequence[bytes]) -> bytes:
@@ -281,7 +292,10 @@ class PreparedImage:
     def __call__(self, quality: int, threads: int = THREADS) -> bytes:
         """The payload at ``quality`` (as ``VVCCodec.encode``); ``threads`` does not change it."""
         settings = _check_quality(quality, InputError)
-        with ThreadPoolExecutor(max_workers=1) as pool:  # a tiny 16x16 encode beside the real one
+        if _tabled_template(int(quality), self.preset) is not None:
+            stream = _encode_stream(self.yuv, self.pw, self.ph, settings, self.preset, threads)
+            return VVCCodec._compact(stream, decoder_parameter_sets(self.pw, self.ph, int(quality), self.preset))
+        with ThreadPoolExecutor(max_workers=1) as pool:  # else a tiny 16x16 encode beside the real one
             sets = pool.submit(decoder_parameter_sets, self.pw, self.ph, int(quality), self.preset)
             stream = _encode_stream(self.yuv, self.pw, self.ph, settings, self.preset, threads)
             return VVCCodec._compact(stream, sets.result())
