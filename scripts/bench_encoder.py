@@ -146,6 +146,10 @@ def preset_table(images: list[Any], qps: list[int], settings: list[tuple[str, bo
               f"{bd['psnr']} | {bd['ssimulacra2']} |")
 
 
+# What the `sggic` console script runs (sggic.cli.run; checkouts older than it: main)
+_ENTRY = "import sys, sggic.cli as c; c.run() if hasattr(c, 'run') else sys.exit(c.main())"
+
+
 def cli_table(sizes: list[str], bpps: list[float], photos: Path, split: str, workdir: Path,
               repeat: int, tree: Path | None, limit: int, compile_first: bool = True,
               compare: list[Path] = ()) -> None:
@@ -209,7 +213,7 @@ def cli_table(sizes: list[str], bpps: list[float], photos: Path, split: str, wor
                         k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                         t0 = time.perf_counter()
                         subprocess.run([sys.executable, "-P", "-c",
-                                        "import sys; from sggic.cli import main; sys.exit(main())",
+                                        _ENTRY,
                                         "encode", str(path), "-o", str(out), "--bpp", str(bpp)],
                                        env=env, check=True, capture_output=True)
                         walls[k].append(time.perf_counter() - t0)

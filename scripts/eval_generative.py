@@ -44,16 +44,17 @@ BASELINE = "VVC half+bicubic (standard stream, same budget)"
 DEFAULT = "sggic default (generative)"
 
 _TIMED_CHILD = """
-import sys, time, runpy
+import atexit, sys, time
 t = time.time()
-sys.argv = ["sggic", "decode", sys.argv[1], "-o", sys.argv[2]] + sys.argv[3:]
-try:
-    runpy.run_module("sggic.cli", run_name="__main__")
-except SystemExit as e:
-    if e.code:
-        raise
-hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
-print(time.time() - t, hwm, "torch" in sys.modules)
+
+def report():  # run() calls atexit handlers before its fast exit, as the console script does
+    hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
+    print(time.time() - t, hwm, "torch" in sys.modules)
+
+atexit.register(report)
+from sggic.cli import run
+sys.argv[1:] = ["decode", sys.argv[1], "-o", sys.argv[2]] + sys.argv[3:]
+run()
 """
 
 

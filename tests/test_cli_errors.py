@@ -96,3 +96,23 @@ def test_real_process_prints_one_line_and_exits_nonzero(tmp_path):
     assert r.returncode != 0
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     assert not (tmp_path / "o.png").exists()
+
+
+def test_console_script_exit_flushes_runs_atexit_and_keeps_the_code(tmp_path, encoded_003):
+    """sggic.cli.run (the console script) skips the interpreter's teardown: piped stdout is
+    still flushed, atexit handlers still run, and the exit status is main's."""
+    child = ("import atexit, sys\n"
+             "atexit.register(lambda: print('atexit ran', file=sys.stderr))\n"
+             "from sggic.cli import run\n"
+             "run()\n")
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-c", child, *args], capture_output=True, text=True, timeout=300)
+
+    ok = cli("info", str(encoded_003))
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout == _run_cli(["info", str(encoded_003)]).stdout and ok.stdout.count("\n") > 3
+    assert ok.stderr == "atexit ran\n"
+    bad = cli("info", str(tmp_path / "none.sgc"))
+    assert bad.returncode == main(["info", str(tmp_path / "none.sgc")]) != 0
+    assert bad.stderr.startswith("sggic: error:") and bad.stderr.endswith("atexit ran\n")
