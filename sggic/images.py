@@ -232,9 +232,15 @@ def output_format(path: str | os.PathLike) -> str:
 
 
 def save_image(image, path: str | os.PathLike) -> None:
-    """Save a PIL image atomically; the format follows the extension (PNG if none)."""
+    """Save a PIL image atomically; the format follows the extension (PNG if none). Plain RGB
+    PNGs (every decoded picture) are written by :mod:`sggic.pngwrite`, others by Pillow."""
     p = Path(path)
     fmt = output_format(p)
+    if fmt == "PNG" and image.mode == "RGB" and not image.info:  # what decoding writes: on two cores
+        from .pngwrite import encode_png
+
+        atomic_write(p, encode_png(image))
+        return
     buf = io.BytesIO()
     kwargs = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     image.save(buf, fmt, **kwargs)
