@@ -274,3 +274,22 @@ def test_half_size_matches_mean_on_smooth_ramp() -> None:
         assert out.shape == (16, 16)
         # a linear ramp sampled at pixel centres 2i + 0.5
         assert np.allclose(out[3:-3, 3:-3], ramp[6:-6:2, 6:-6:2] + 1.0)
+
+
+def test_brisque_libsvm_fast_parse_equals_the_general_one(monkeypatch) -> None:
+    from sggic.metrics import brisque
+    from sggic.metrics._assets import package_file
+
+    text = package_file("brisque", "brisque", "models/svm.txt").read_text()
+    fast = brisque._parse_libsvm(text, 36)
+    monkeypatch.setattr(brisque, "_dense_rows", lambda *a: None)
+    slow = brisque._parse_libsvm(text, 36)
+    assert all(np.array_equal(a, b) for a, b in zip(fast, slow)) and fast[0].shape == (770, 36)
+    monkeypatch.undo()
+    head = "svm_type epsilon_svr\nkernel_type rbf\ngamma 0.5\ntotal_sv 2\nrho 1.5\nSV\n"
+    sparse = head + "2 1:0.5 3:-1\n-1 2:0.25 3:1e-3\n"  # libsvm leaves zero features out: the loop reads it
+    support, coef, gamma, rho = brisque._parse_libsvm(sparse, 3)
+    assert np.array_equal(support, [[0.5, 0, -1], [0, 0.25, 1e-3]]) and list(coef) == [2, -1]
+    bad = head + "2 1:0.5 2:x 3:1\n-1 1:0 2:0 3:0\n"  # a token numpy stops at: not the fast path
+    with pytest.raises(ValueError):
+        brisque._parse_libsvm(bad, 3)
