@@ -360,7 +360,7 @@ def _static_state(params) -> tuple:
     from sggic.semantics import _wordmodel as W
 
     s, b = W.static_words(params), W.bigram_table(params)
-    probes = [*s.words[::997], *s.words[-50:], "", "zzzzqx", "a" * 60, "caf\u00e9", "x\0y"]
+    probes = [*s.words[::997], *s.words[-50:], "", "zzzzqx", "a" * 60, "caf\u00e9", "x\0y", "\ud800"]
     return (list(s.words), list(s.freq), s.total, list(s.tree), s.letter_freqs,
             [(w, s.index.get(w), w in s.index) for w in probes], [(k, list(v[0].items()), v[1]) for k, v in b.items()])
 
@@ -488,6 +488,34 @@ def test_model_cache_ignores_truncated_or_garbled_files(tmp_path, monkeypatch) -
         assert path.read_bytes() == good
     finally:
         W._static_parts.cache_clear()
+
+
+def test_model_cache_non_ascii_words(tmp_path, monkeypatch) -> None:
+    # the shipped list is ASCII: a small model shows UTF-8 words (index ordered by bytes) too
+    import struct
+
+    from sggic.semantics import _modelcache as M
+    from sggic.semantics import _wordmodel as W
+
+    monkeypatch.setenv("SGGIC_CACHE_DIR", str(tmp_path))
+    words = ("zebra", "caf\u00e9", "cafe", "a\u00f1ejo", "b", "\u65e5\u672c", "ab", "\U0001f600x", "caf")
+    freq = [*range(1, len(words) + 1), 7]
+    key = "k" * 32
+    M.save(key, words, freq, W._fenwick(freq, 3), ((1,) * 27,) * 27, [("caf\u00e9", 1, 5)], "fp")
+    hit = M.load(key)
+    assert hit is not None and list(hit["words"]) == list(words) and list(hit["freq"]) == freq
+    assert hit["total"] == sum(freq) and hit["fingerprint"] == "fp" and hit["bigrams"] == [("caf\u00e9", 1, 5)]
+    index = M.SortedIndex(hit["words"], hit["order"])
+    for i, w in enumerate(words):
+        assert index.get(w) == i and w in index and hit["words"][i] == w and hit["words"][i - len(words)] == w
+    for w in ["caf\u00e8", "", "\ud800", "\u65e5", "zz", "a", "\U0001f600"]:
+        assert index.get(w, -1) == -1 and w not in index
+    good = (tmp_path / f"textmodel-{key}.bin").read_bytes()
+    at = M._sections(good)
+    cut = at["offsets"][0] + 8 * 5  # word 5 (two 3-byte characters) starts one byte later
+    (tmp_path / f"textmodel-{key}.bin").write_bytes(
+        good[:cut] + struct.pack("q", struct.unpack_from("q", good, cut)[0] + 1) + good[cut + 8:])
+    assert M.load(key) is None
 
 
 def test_model_cache_without_a_key_builds_and_writes_nothing(tmp_path, monkeypatch) -> None:

@@ -265,22 +265,31 @@ def _prune(folder: Path, keep: Path) -> None:
 class SortedIndex:
     """word -> symbol by binary search over the words in sorted order (``order[i]`` is the
     symbol of the i-th smallest word): the two lookups the coder makes (``get`` and ``in``)
-    without building a dict of every word."""
+    without building a dict of every word. It compares UTF-8 bytes in the file, not decoded
+    words (UTF-8 sorts as the code points, so as ``str``)."""
 
-    def __init__(self, words: Sequence[str], order: Sequence[int]) -> None:
+    def __init__(self, words: Words, order: Sequence[int]) -> None:
         self._words, self._order = words, order
 
     def get(self, word: str, default: int | None = None) -> int | None:
-        words, order = self._words, self._order
+        try:
+            key = word.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: no stored word (valid UTF-8) has one
+            return default
+        data, base, off = self._words._data, self._words._base, self._words._off
+        order = self._order
         lo, hi = 0, len(order)
         while lo < hi:
             mid = (lo + hi) // 2
-            if words[order[mid]] < word:
+            i = order[mid]
+            if data[base + off[i] : base + off[i + 1]] < key:
                 lo = mid + 1
             else:
                 hi = mid
-        if lo < len(order) and words[order[lo]] == word:
-            return int(order[lo])
+        if lo < len(order):
+            i = order[lo]
+            if data[base + off[i] : base + off[i + 1]] == key:
+                return i
         return default
 
     def __contains__(self, word: object) -> bool:
