@@ -360,9 +360,9 @@ def _static_state(params) -> tuple:
     from sggic.semantics import _wordmodel as W
 
     s, b = W.static_words(params), W.bigram_table(params)
-    probes = [*s.words[::997], *s.words[-50:], "", "zzzzqx", "a" * 60, "caf\u00e9", "x\0y"]
-    return (s.words, s.freq, s.total, s.tree, s.letter_freqs, [(w, s.index.get(w), w in s.index) for w in probes],
-            [(k, list(v[0].items()), v[1]) for k, v in b.items()])
+    probes = [*s.words[::997], *s.words[-50:], "", "zzzzqx", "a" * 60, "caf\u00e9", "x\0y", "\ud800"]
+    return (list(s.words), list(s.freq), s.total, list(s.tree), s.letter_freqs,
+            [(w, s.index.get(w), w in s.index) for w in probes], [(k, list(v[0].items()), v[1]) for k, v in b.items()])
 
 
 def test_model_cache_gives_the_built_model(tmp_path, monkeypatch) -> None:
@@ -375,18 +375,19 @@ def test_model_cache_gives_the_built_model(tmp_path, monkeypatch) -> None:
     try:
         built = _static_state(params)  # nothing cached yet: built, then written
         data = encode_with(sem, params)
-        files = list(tmp_path.glob("textmodel-*.npz"))
+        files = list(tmp_path.glob("textmodel-*.bin"))
         assert len(files) == 1
         W._static_parts.cache_clear()
-        assert _static_state(params) == built  # read back from the file
+        assert not isinstance(W.static_words(params).words, tuple)  # read back from the file ...
+        assert _static_state(params) == built  # ... and the same model
         assert encode_with(sem, params) == data and textcoder.decode_with(data, params) == sem
-        files[0].write_bytes(b"PK\x03\x04 not an npz")  # a damaged cache is ignored and rewritten
+        files[0].write_bytes(b"SGGICTM\0 not a model")  # a damaged cache is ignored and rewritten
         W._static_parts.cache_clear()
         assert _static_state(params) == built
         assert files[0].stat().st_size > 1000
         other = dataclasses.replace(params, esc_q16=params.esc_q16 + 1)  # another model: another file
         W.static_words(other)
-        assert len(list(tmp_path.glob("textmodel-*.npz"))) == 2
+        assert len(list(tmp_path.glob("textmodel-*.bin"))) == 2
     finally:
         W._static_parts.cache_clear()
 
@@ -402,7 +403,7 @@ def test_model_cache_can_be_turned_off(tmp_path, monkeypatch) -> None:
     W._static_parts.cache_clear()
     try:
         W.static_words(default_params())
-        assert not any(tmp_path.rglob("*.npz"))
+        assert not any(tmp_path.rglob("textmodel-*"))
     finally:
         W._static_parts.cache_clear()
     monkeypatch.delenv("SGGIC_CACHE_DIR")
@@ -415,17 +416,106 @@ def test_model_cache_keeps_a_few_files(tmp_path) -> None:
     from sggic.semantics import _modelcache
 
     for i in range(6):
-        f = tmp_path / f"textmodel-old{i}.npz"
+        f = tmp_path / f"textmodel-old{i}.bin"
         f.write_bytes(b"x")
         os.utime(f, ns=(i * 10**9, i * 10**9))
-    keep = tmp_path / "textmodel-new.npz"
+    keep = tmp_path / "textmodel-new.bin"
     keep.write_bytes(b"y")
+    (tmp_path / "textmodel-previous-format.npz").write_bytes(b"PK")
     (tmp_path / "other.txt").write_bytes(b"z")
+    (tmp_path / "other.npz").write_bytes(b"z")
     _modelcache._prune(tmp_path, keep)
     left = sorted(f.name for f in tmp_path.iterdir())
-    # the new file and the three most recent others (KEEP_FILES = 4); nothing else is touched
-    assert left == ["other.txt", "textmodel-new.npz", "textmodel-old3.npz", "textmodel-old4.npz",
-                    "textmodel-old5.npz"]
+    # the new file and the three most recent others (KEEP_FILES = 4), no file of the previous
+    # format (.npz, unreadable now); nothing else is touched
+    assert left == ["other.npz", "other.txt", "textmodel-new.bin", "textmodel-old3.bin", "textmodel-old4.bin",
+                    "textmodel-old5.bin"]
+
+
+def test_model_cache_ignores_truncated_or_garbled_files(tmp_path, monkeypatch) -> None:
+    import struct
+
+    from sggic.semantics import _modelcache as M
+    from sggic.semantics import _wordmodel as W
+    from sggic.semantics._vocab import wordfreq_data_file
+
+    params = default_params()
+    monkeypatch.setenv("SGGIC_CACHE_DIR", str(tmp_path))
+    W._static_parts.cache_clear()
+    try:
+        built = _static_state(params)
+        key = M.cache_key(params, wordfreq_data_file())
+        (path,) = tmp_path.glob("textmodel-*.bin")
+        good = path.read_bytes()
+        assert M.load(key) is not None
+        at = M._sections(good)
+        head = list(M._HEADER.unpack_from(good))
+
+        def header(**change: int) -> bytes:
+            h = head.copy()
+            for name, v in change.items():
+                h[["magic", "fmt", "bom", "key", "nw", "nt", "nr", "lw", "lp", "lf"].index(name)] = v
+            return M._HEADER.pack(*h) + good[M._HEADER.size:]
+
+        def put(data: bytes, part: str, index: int, value: int, fmt: str = "q") -> bytes:
+            pos = at[part][0] + index * struct.calcsize(fmt)
+            return data[:pos] + struct.pack(fmt, value) + data[pos + struct.calcsize(fmt):]
+
+        nw = head[4]
+        f0, f1 = struct.unpack_from("2q", good, at["freq"][0])
+        garbled = {
+            "truncated": good[:-1], "half": good[: len(good) // 2], "header only": good[: M._HEADER.size],
+            "empty": b"", "extended": good + bytes(8),
+            "more words than the file holds": header(nw=nw + 1), "huge word bytes": header(lw=1 << 60),
+            "fewer tree nodes": header(nt=head[5] - 1), "other format": header(fmt=M.FORMAT - 1),
+            "other byte order": header(bom=0x04030201), "other key": header(key=b"0" * 32),
+            "frequency changed (tree disagrees)": put(good, "freq", nw, 1),
+            "negative frequency (same total)": put(put(good, "freq", 0, -5), "freq", 1, f0 + f1 + 5),
+            "order out of range": put(good, "order", 7, nw, "i"),
+            "offsets not increasing": put(good, "offsets", 5, 10**6),
+            "bigram context out of range": put(good, "rows", 0, 10**6),
+            "bigram word out of range": put(good, "rows", 1, nw),
+            "words not UTF-8": good[: at["words"][0] + 3] + b"\xff" + good[at["words"][0] + 4:],
+            "letter count negative": put(good, "letters", 30, -1),
+        }
+        for what, data in garbled.items():
+            path.write_bytes(data)
+            assert M.load(key) is None, what
+        # the whole model: a file whose counts run past its end is ignored, rebuilt and rewritten
+        path.write_bytes(header(nw=nw + 1000))
+        W._static_parts.cache_clear()
+        assert _static_state(params) == built
+        assert path.read_bytes() == good
+    finally:
+        W._static_parts.cache_clear()
+
+
+def test_model_cache_non_ascii_words(tmp_path, monkeypatch) -> None:
+    # the shipped list is ASCII: a small model shows UTF-8 words (index ordered by bytes) too
+    import struct
+
+    from sggic.semantics import _modelcache as M
+    from sggic.semantics import _wordmodel as W
+
+    monkeypatch.setenv("SGGIC_CACHE_DIR", str(tmp_path))
+    words = ("zebra", "caf\u00e9", "cafe", "a\u00f1ejo", "b", "\u65e5\u672c", "ab", "\U0001f600x", "caf")
+    freq = [*range(1, len(words) + 1), 7]
+    key = "k" * 32
+    M.save(key, words, freq, W._fenwick(freq, 3), ((1,) * 27,) * 27, [("caf\u00e9", 1, 5)], "fp")
+    hit = M.load(key)
+    assert hit is not None and list(hit["words"]) == list(words) and list(hit["freq"]) == freq
+    assert hit["total"] == sum(freq) and hit["fingerprint"] == "fp" and hit["bigrams"] == [("caf\u00e9", 1, 5)]
+    index = M.SortedIndex(hit["words"], hit["order"])
+    for i, w in enumerate(words):
+        assert index.get(w) == i and w in index and hit["words"][i] == w and hit["words"][i - len(words)] == w
+    for w in ["caf\u00e8", "", "\ud800", "\u65e5", "zz", "a", "\U0001f600"]:
+        assert index.get(w, -1) == -1 and w not in index
+    good = (tmp_path / f"textmodel-{key}.bin").read_bytes()
+    at = M._sections(good)
+    cut = at["offsets"][0] + 8 * 5  # word 5 (two 3-byte characters) starts one byte later
+    (tmp_path / f"textmodel-{key}.bin").write_bytes(
+        good[:cut] + struct.pack("q", struct.unpack_from("q", good, cut)[0] + 1) + good[cut + 8:])
+    assert M.load(key) is None
 
 
 def test_model_cache_without_a_key_builds_and_writes_nothing(tmp_path, monkeypatch) -> None:

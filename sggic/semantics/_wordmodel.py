@@ -48,11 +48,13 @@ class WordIndex(Protocol):
 class StaticWords:
     """Static word distribution: words, then the escape symbol; and its Fenwick tree."""
 
-    words: tuple[str, ...]
+    # Sequences: tuple and lists when built here; from the model cache, views of the file's
+    # bytes (a lazily decoded word list, int64 memoryviews: indexing gives Python ints)
+    words: Sequence[str]
     index: WordIndex  # word -> symbol: a dict when built here, a sorted-array index from the model cache
-    freq: list[int]  # len V + 1 (last = escape)
+    freq: Sequence[int]  # len V + 1 (last = escape)
     total: int
-    tree: list[int]  # Fenwick tree over V + 1 + CACHE_CAPACITY symbols, index 0 unused
+    tree: Sequence[int]  # Fenwick tree over V + 1 + CACHE_CAPACITY symbols, index 0 unused
     letter_freqs: tuple[tuple[int, ...], ...]  # [previous letter or 26 = start][next or 26 = end]
 
     @property
@@ -98,11 +100,13 @@ def _static_parts(params: CoderParams) -> tuple[StaticWords, dict[str, tuple[dic
 
     key = _modelcache.cache_key(params, wordfreq_data_file())
     hit = _modelcache.load(key)
+    if hit is not None and len(hit["tree"]) != len(hit["freq"]) + CACHE_CAPACITY + 1:
+        hit = None  # a tree for another capacity: rebuilt (and the file rewritten)
     if hit is not None:
         _check_fingerprint(params, hit["fingerprint"])
-        words, freq = tuple(hit["words"]), hit["freq"]
-        static = StaticWords(words, _modelcache.SortedIndex(words, hit["order"]), freq, sum(freq), hit["tree"],
-                             hit["letters"])
+        words = hit["words"]
+        static = StaticWords(words, _modelcache.SortedIndex(words, hit["order"]), hit["freq"], hit["total"],
+                             hit["tree"], hit["letters"])
         rows = hit["bigrams"]
     else:
         static, fingerprint = _build_static(params)
