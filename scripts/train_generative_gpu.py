@@ -191,6 +191,35 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Tensor by tensor: equal bits, or the largest difference; exit status 1 if any differs."""
+    from safetensors import safe_open
+
+    tensors, metas = [], []
+    for path in (args.a, args.b):
+        with safe_open(path, framework="np") as f:
+            tensors.append({k: f.get_tensor(k) for k in f.keys()})
+            metas.append(dict(f.metadata() or {}))
+    a, b = tensors
+    differ = sorted(set(a) ^ set(b))
+    for k in differ:
+        print(f"{k}: only in {args.a if k in a else args.b}")
+    for k in sorted(set(a) & set(b)):
+        if a[k].shape != b[k].shape or a[k].dtype != b[k].dtype:
+            print(f"{k}: {a[k].shape} {a[k].dtype} against {b[k].shape} {b[k].dtype}")
+            differ.append(k)
+        elif not np.array_equal(a[k], b[k]):
+            diff = float(np.abs(a[k].astype(np.float64) - b[k].astype(np.float64)).max())
+            print(f"{k}: differs, max |a - b| {diff:.3g}")
+            differ.append(k)
+    for k in sorted(set(metas[0]) | set(metas[1])):
+        if metas[0].get(k) != metas[1].get(k):
+            print(f"metadata {k}: differs ({len(metas[0].get(k) or '')} / {len(metas[1].get(k) or '')} chars)")
+    same = len(set(a) & set(b)) - len([k for k in differ if k in a and k in b])
+    print(f"{same} tensors bit-identical, {len(differ)} differ")
+    return 1 if differ else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from sggic.training.script import add_schedule_args
 
@@ -241,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--max-psnr-loss", type=float, default=0.4)
     e.add_argument("--max-ssimulacra2-loss", type=float, default=1.5)
     e.set_defaults(func=cmd_export)
+    c = sub.add_parser("compare", help="are two weight files' tensors bit-identical (e.g. a rerun's export and the shipped file)")
+    c.add_argument("a")
+    c.add_argument("b")
+    c.set_defaults(func=cmd_compare)
     args = ap.parse_args(argv)
     return args.func(args)
 
