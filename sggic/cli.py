@@ -393,6 +393,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sggic: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout's reader went away (`sggic info x.sgc | head -1`): stop quietly
+        _stdout_to_devnull()
+        return 1
     except RecursionError:
         print("sggic: error: input nested too deeply", file=sys.stderr)
         return 2
@@ -406,6 +409,15 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 70
     return 0
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null so that flushing what is still buffered cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (tests' captured streams): nothing to flush into a pipe
+        pass
 
 
 def run() -> NoReturn:

@@ -116,3 +116,17 @@ def test_console_script_exit_flushes_runs_atexit_and_keeps_the_code(tmp_path, en
     bad = cli("info", str(tmp_path / "none.sgc"))
     assert bad.returncode == main(["info", str(tmp_path / "none.sgc")]) != 0
     assert bad.stderr.startswith("sggic: error:") and bad.stderr.endswith("atexit ran\n")
+
+
+def test_a_closed_stdout_pipe_ends_quietly(encoded_003):
+    """`sggic info x.sgc | head -0`: no 'internal error', no traceback, a non-zero status."""
+    import os
+
+    r, w = os.pipe()
+    os.close(r)  # the reader is gone before sggic writes
+    try:
+        p = subprocess.run([sys.executable, "-m", "sggic.cli", "info", "--json", str(encoded_003)], stdout=w,
+                           stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(w)
+    assert p.returncode == 1 and p.stderr == ""
