@@ -14,7 +14,7 @@
 # if any tensor differs and prints the largest difference of each.)
 set -eu
 OUT=${OUT:-runs/gpu-repro}
-WORK=${WORK:-/tmp/gpu-repro}
+WORK=${WORK:-$(mktemp -d)}
 mkdir -p "$OUT" "$WORK"
 export CUBLAS_WORKSPACE_CONFIG=:4096:8 PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/device.txt"
