@@ -53,13 +53,17 @@ def _parse_libsvm(text: str, n_features: int) -> tuple[np.ndarray, np.ndarray, f
         i += 1
     if header.get("svm_type") != "epsilon_svr" or header.get("kernel_type") != "rbf":
         raise BackendUnavailable("brisque unavailable: svm.txt is not an RBF epsilon-SVR model")
-    dense = _dense_rows("\n".join(lines[i + 1:]), n_features)
-    if dense is not None:  # the shipped file: every row lists features 1..n in order
-        coef, support = dense
-        if int(header.get("total_sv", len(coef))) != len(coef):
-            raise BackendUnavailable("brisque unavailable: svm.txt support-vector count mismatch")
-        return support, coef, float(header["gamma"]), float(header["rho"])
-    rows = [ln.split() for ln in lines[i + 1:] if ln.strip()]
+    body = lines[i + 1:]
+    # the shipped file lists features 1..n in order on every row: parsed in C; else the loop
+    coef, support = _dense_rows("\n".join(body), n_features) or _sparse_rows(body, n_features)
+    if int(header.get("total_sv", len(coef))) != len(coef):
+        raise BackendUnavailable("brisque unavailable: svm.txt support-vector count mismatch")
+    return support, coef, float(header["gamma"]), float(header["rho"])
+
+
+def _sparse_rows(lines: list[str], n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """(coefficients, support vectors) of rows ``coef i:v ...`` that may leave features out."""
+    rows = [ln.split() for ln in lines if ln.strip()]
     support = np.zeros((len(rows), n_features))
     coef = np.empty(len(rows))
     for r, parts in enumerate(rows):
@@ -67,9 +71,7 @@ def _parse_libsvm(text: str, n_features: int) -> tuple[np.ndarray, np.ndarray, f
         for item in parts[1:]:
             idx, _, val = item.partition(":")
             support[r, int(idx) - 1] = float(val)  # libsvm indices are 1-based, sparse
-    if int(header.get("total_sv", len(rows))) != len(rows):
-        raise BackendUnavailable("brisque unavailable: svm.txt support-vector count mismatch")
-    return support, coef, float(header["gamma"]), float(header["rho"])
+    return coef, support
 
 
 def _dense_rows(body: str, n_features: int) -> tuple[np.ndarray, np.ndarray] | None:
