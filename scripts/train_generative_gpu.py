@@ -114,10 +114,16 @@ def cmd_teacher(args: argparse.Namespace) -> int:
 
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
+    torch.set_num_threads(args.threads)  # CPU: a fixed count, so the sums run in the same order on any machine
     views = load_bundle(Path(args.bundle))
     graph = load_x4plus(Path(args.esrgan) if args.esrgan else None).to(args.device)
     t0, out = time.time(), {}
+    only = set(args.views.split(",")) if args.views else set(views)
+    if only - set(views):
+        raise SystemExit(f"no such view in the bundle: {', '.join(sorted(only - set(views)))}")
     for vid, v in sorted(views.items()):
+        if vid not in only:
+            continue
         for q, b in zip(v["qps"], v["bases"]):
             if int(q) <= args.max_qp:
                 out[f"{vid}|{int(q)}"] = teacher_x2(graph, b, args.device)
@@ -176,7 +182,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         "config": json.loads(ck["config"]), "steps": train_args["steps"], "step": int(ck["step"]),
         "seed": train_args["seed"], "train_photos": fit_ids, "holdout_photos": val_ids,
         "base_view": f"s512 at BASE_QPS and {EXTRA_VIEW} at {','.join(map(str, EXTRA_QPS))} (short side 512 / 1024, centre crop)",
-        "teacher": "realesrgan x4plus on every whole base (sggic.training.esrgan_torch, float32, CUDA)",
+        "teacher": "realesrgan x4plus on every whole base (sggic.training.esrgan_torch, float32)",
+        "device": train_args.get("device", "cuda"),
+        "precision": "float32, TF32 off" if str(train_args.get("device", "cuda")).startswith("cuda") else "bf16 autocast",
         "bases": "VVC QPA off", "loss": "band", "blend_max": train_args["blend_max"],
         "envelope": train_args["envelope"], "init": Path(train_args["init"]).name,
         "adv_weight": train_args.get("adv_weight", 0.0), "teacher_max_qp": train_args.get("teacher_max_qp", 99),
@@ -191,17 +199,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    """Tensor by tensor: equal bits, or the largest difference; exit status 1 if any differs."""
+def _arrays(path: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """A weights file's tensors and metadata, or a teacher file's (.npz) arrays."""
     from safetensors import safe_open
 
-    tensors, metas = [], []
-    for path in (args.a, args.b):
-        with safe_open(path, framework="np") as f:
-            tensors.append({k: f.get_tensor(k) for k in f.keys()})
-            metas.append(dict(f.metadata() or {}))
-    a, b = tensors
-    differ = sorted(set(a) ^ set(b))
+    if path.endswith(".npz"):
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}, {}
+    with safe_open(path, framework="np") as f:
+        return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Tensor by tensor: equal bits, or the largest difference; exit status 1 if any differs.
+    ``--subset``: A's arrays must be in B (a partial teacher rerun against the whole file)."""
+    (a, meta_a), (b, meta_b) = _arrays(args.a), _arrays(args.b)
+    metas = [meta_a, meta_b]
+    differ = sorted(set(a) - set(b) if args.subset else set(a) ^ set(b))
     for k in differ:
         print(f"{k}: only in {args.a if k in a else args.b}")
     for k in sorted(set(a) & set(b)):
@@ -237,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--out", required=True)
     t.add_argument("--device", default="cuda")
     t.add_argument("--max-qp", type=int, default=99, help="only bases up to this qp")
+    t.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2, as the shipped run)")
+    t.add_argument("--views", default="", help="only these views (comma-separated ids; default all): a partial rerun to compare")
     t.set_defaults(func=cmd_teacher)
     r = sub.add_parser("train", help="distil (GPU)")
     r.add_argument("--bundle", required=True)
@@ -273,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("compare", help="are two weight files' tensors bit-identical (e.g. a rerun's export and the shipped file)")
     c.add_argument("a")
     c.add_argument("b")
+    c.add_argument("--subset", action="store_true", help="B may hold more arrays than A (e.g. a teacher rerun with --views)")
     c.set_defaults(func=cmd_compare)
     args = ap.parse_args(argv)
     return args.func(args)

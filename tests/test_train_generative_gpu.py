@@ -64,3 +64,21 @@ def test_teacher_and_train_steps_run_on_a_cpu(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "run" / "result.json").read_text())
     assert Path(res["last"]).name == "ckpt-000002.safetensors" and res["args"]["adv_weight"] == 0.01
+    # the reproducibility check as docs/restorer-generative.md runs it: a partial teacher rerun
+    # and a second training run, compared array by array
+    r = run("teacher", "--bundle", "bundle", "--esrgan", "esrgan", "--out", "t1.npz", "--device", "cpu", "--max-qp", "45",
+            "--views", "a")
+    assert r.returncode == 0, r.stderr
+    with np.load(tmp_path / "t1.npz") as z:
+        assert z.files == ["a|40"]
+    r = run("compare", "t1.npz", "t.npz", "--subset")
+    assert r.returncode == 0 and "1 tensors bit-identical, 0 differ" in r.stdout, r.stdout
+    r = run("compare", "t1.npz", "t.npz")
+    assert r.returncode == 1 and "a@s1024|40: only in t.npz" in r.stdout, r.stdout
+    r = run("teacher", "--bundle", "bundle", "--out", "x.npz", "--device", "cpu", "--views", "nope")
+    assert r.returncode != 0 and "no such view in the bundle: nope" in r.stderr
+    r = run("train", "--bundle", "bundle", "--teacher", "t.npz", "--out", "run2", "--device", "cpu", "--steps", "2",
+            "--batch", "2", "--crop", "16", "--adv-weight", "0.01", "--ckpt-every", "2")
+    assert r.returncode == 0, r.stderr
+    r = run("compare", "run/ckpt-000002.safetensors", "run2/ckpt-000002.safetensors")
+    assert r.returncode == 0 and ", 0 differ" in r.stdout, r.stdout
