@@ -33,6 +33,9 @@ def test_means_bar_and_leave_out(tmp_path: Path) -> None:
     lines = r.stdout.splitlines()
     assert "| sggic | all | +0.00 / +4.0 / -17.0 |" in lines
     assert "| sggic | without a | -0.10 / +4.0 / -4.0 (misses) |" in lines  # one photo carried the mean
+    r = _run(tmp_path / "run", rows, "--baseline", "sggic", "--codecs", "vvc-half+bicubic")
+    assert r.returncode == 0 and "bar" not in r.stdout and "misses" not in r.stdout  # the bar is the baseline's
+    assert "| vvc-half+bicubic | all | +0.00 / -4.0 / +17.0 |" in r.stdout.splitlines()
 
 
 def test_bad_input_is_one_line(tmp_path: Path) -> None:
