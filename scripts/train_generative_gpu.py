@@ -236,6 +236,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if differ else 0
 
 
+def cmd_holdout(args: argparse.Namespace) -> int:
+    """The hold-out table of exported weights: differences to bicubic at each calibrated strength."""
+    from safetensors import safe_open
+
+    for path in args.files:
+        try:
+            with safe_open(path, framework="np") as f:
+                meta = dict(f.metadata() or {})
+        except Exception as exc:  # noqa: BLE001 - one line per unreadable file
+            raise SystemExit(f"holdout: cannot read {path}: {exc}") from None
+        if "strength_calibration" not in meta:
+            raise SystemExit(f"holdout: {path} has no strength_calibration (not an `export` file)")
+        print(f"{path}: default strength {meta.get('default_strength', '?')}; differences to bicubic "
+              "(PSNR / SSIMULACRA2 / BRISQUE), hold-out means")
+        for row in json.loads(meta["strength_calibration"]):
+            d = [row[m] - row[f"bic_{m}"] for m in ("psnr", "ssimulacra2", "brisque")]
+            print(f"  s = {row['strength']:<5g} {d[0]:+.2f} / {d[1]:+.2f} / {d[2]:+.1f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from sggic.training.script import add_schedule_args
 
@@ -293,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("b")
     c.add_argument("--subset", action="store_true", help="B may hold more arrays than A (e.g. a teacher rerun with --views)")
     c.set_defaults(func=cmd_compare)
+    h = sub.add_parser("holdout", help="print the hold-out table that `export` recorded in weight files")
+    h.add_argument("files", nargs="+")
+    h.set_defaults(func=cmd_holdout)
     args = ap.parse_args(argv)
     return args.func(args)
 

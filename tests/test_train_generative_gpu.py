@@ -82,3 +82,21 @@ def test_teacher_and_train_steps_run_on_a_cpu(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     r = run("compare", "run/ckpt-000002.safetensors", "run2/ckpt-000002.safetensors")
     assert r.returncode == 0 and ", 0 differ" in r.stdout, r.stdout
+
+
+def test_holdout_prints_the_recorded_table(tmp_path: Path) -> None:
+    from safetensors.numpy import save_file
+
+    rows = [{"strength": s, "psnr": 28.0 - s, "ssimulacra2": -20.0 - 4 * s, "brisque": 60.0 - 20 * s,
+             "bic_psnr": 28.0, "bic_ssimulacra2": -20.0, "bic_brisque": 60.0} for s in (0.0, 0.5)]
+    save_file({"w": np.zeros(2, np.float32)}, str(tmp_path / "e.safetensors"),
+              metadata={"strength_calibration": json.dumps(rows), "default_strength": "0.5"})
+    save_file({"w": np.zeros(2, np.float32)}, str(tmp_path / "ckpt.safetensors"))
+    run = lambda *a: subprocess.run([sys.executable, str(SCRIPT), "holdout", *a], cwd=tmp_path,  # noqa: E731
+                                    capture_output=True, text=True, timeout=60)
+    r = run("e.safetensors")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[1:] == ["  s = 0     +0.00 / +0.00 / +0.0", "  s = 0.5   -0.50 / -2.00 / -10.0"]
+    assert "default strength 0.5" in r.stdout
+    r = run("ckpt.safetensors")
+    assert r.returncode == 1 and "no strength_calibration" in r.stderr and "Traceback" not in r.stderr
