@@ -7,8 +7,8 @@
 
 For each codec and rate: mean over the photos of (codec - baseline) in PSNR, SSIMULACRA2
 and BRISQUE, as ``+0.50 / +6.0 / -13.0``, and against issue 10's baseline (the default)
-whether its bar holds (PSNR at least -0.3 dB, SSIMULACRA2 at least +3, BRISQUE at most -10). ``--leave-out``: one row per photo,
-the same means without it. The baseline's rows may come from another run of the same
+whether its bar holds (PSNR at least -0.3 dB, SSIMULACRA2 at least +3, BRISQUE at most
+-10). ``--leave-out``: one row per photo, the same means without it. The baseline's rows may come from another run of the same
 photos (``--baseline-run``), e.g. a run that benched only ``sggic``.
 """
 
@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     codecs = a.codecs.split(",") if a.codecs else sorted({k[1] for k in rows} - {a.baseline})
     rates = sorted({k[2] for k in rows if k[1] in codecs}, key=float)
     images = sorted({k[0] for k in rows if k[1] in codecs})
-    unknown = [p for p in a.leave_out.split(",") if p and p not in images]
+    left_out = [p for p in a.leave_out.split(",") if p]
+    unknown = [p for p in left_out if p not in images]
     if unknown:
         raise SystemExit(f"bench_deltas: no such photo in {a.run}: {', '.join(unknown)}")
     bar = a.baseline == ISSUE_BASELINE  # the bar is defined against that baseline only
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| codec | photos | " + " | ".join(f"{r} bpp" for r in rates) + " |")
     print("|---|---|" + "---|" * len(rates))
     for codec in codecs:
-        for left in [""] + [p for p in a.leave_out.split(",") if p]:
+        for left in ["", *left_out]:
             kept = [i for i in images if i != left]
             cells = []
             for r in rates:

@@ -118,11 +118,11 @@ def cmd_teacher(args: argparse.Namespace) -> int:
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.set_num_threads(args.threads)  # CPU: a fixed count, so the sums run in the same order on any machine
     views = load_bundle(Path(args.bundle))
+    only = set(args.views.split(",")) if args.views else set(views)
+    if unknown := only - set(views):  # before the teacher's network is loaded
+        raise SystemExit(f"no such view in the bundle: {', '.join(sorted(unknown))}")
     graph = load_x4plus(Path(args.esrgan) if args.esrgan else None).to(args.device)
     t0, out = time.time(), {}
-    only = set(args.views.split(",")) if args.views else set(views)
-    if only - set(views):
-        raise SystemExit(f"no such view in the bundle: {', '.join(sorted(only - set(views)))}")
     for vid, v in sorted(views.items()):
         if vid not in only:
             continue
@@ -216,7 +216,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Tensor by tensor: equal bits, or the largest difference; exit status 1 if any differs.
     ``--subset``: A's arrays must be in B (a partial teacher rerun against the whole file)."""
     (a, meta_a), (b, meta_b) = _arrays(args.a), _arrays(args.b)
-    metas = [meta_a, meta_b]
     differ = sorted(set(a) - set(b) if args.subset else set(a) ^ set(b))
     for k in differ:
         print(f"{k}: only in {args.a if k in a else args.b}")
@@ -228,9 +227,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
             diff = float(np.abs(a[k].astype(np.float64) - b[k].astype(np.float64)).max())
             print(f"{k}: differs, max |a - b| {diff:.3g}")
             differ.append(k)
-    for k in sorted(set(metas[0]) | set(metas[1])):
-        if metas[0].get(k) != metas[1].get(k):
-            print(f"metadata {k}: differs ({len(metas[0].get(k) or '')} / {len(metas[1].get(k) or '')} chars)")
+    for k in sorted(set(meta_a) | set(meta_b)):
+        if meta_a.get(k) != meta_b.get(k):
+            print(f"metadata {k}: differs ({len(meta_a.get(k) or '')} / {len(meta_b.get(k) or '')} chars)")
     same = len(set(a) & set(b)) - len([k for k in differ if k in a and k in b])
     print(f"{same} tensors bit-identical, {len(differ)} differ")
     return 1 if differ else 0
