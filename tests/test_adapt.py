@@ -25,6 +25,8 @@ from sggic.restore.base import RestoreContext, Restorer
 from sggic.restore.bicubic import bicubic_2x
 from sggic.semantics.schema import Semantics
 
+V4_DEFAULT = 0.5  # generative v4's calibrated default strength (export's hold-out rule, metadata)
+
 
 def _constant_model(names: tuple[str, ...], heads: dict[str, tuple[float, float, float]]) -> AdaptModel:
     """A model whose heads output the constant p (zero weights, bias logit(p))."""
@@ -201,17 +203,22 @@ def test_strength_ceiling_is_the_restorers_calibrated_default() -> None:
 
     from sggic.adapt import labels as L
 
-    assert strength_ceiling("generative") == 0.5  # v3's default strength (hold-out rule)
-    assert strength_ceiling("generative-3") == 0.5
+    weights = Path(sggic.__file__).parent / "weights"
+    assert strength_ceiling("generative") == V4_DEFAULT  # v4's default strength (hold-out rule)
+    assert strength_ceiling("generative-3b") == 0.5 and strength_ceiling("generative-3") == 0.5  # v3's
     assert strength_ceiling("generative-2") == 1.0 and strength_ceiling("generative-1") == 1.0
     m = shipped_model("generative")
-    assert m is not None and m.heads["strength"].hi == 0.5 and m.meta["strength_ceiling"] == 0.5
-    sha = hashlib.sha256((Path(sggic.__file__).parent / "weights/restorer-generative-3.safetensors").read_bytes())
-    assert m.meta["restorer_weights_sha256"] == sha.hexdigest()
+    assert m is not None and m.heads["strength"].hi == V4_DEFAULT and m.meta["strength_ceiling"] == V4_DEFAULT
+    sha4 = hashlib.sha256((weights / "restorer-generative-4.safetensors").read_bytes()).hexdigest()
+    assert m.meta["restorer_weights_sha256"] == sha4 and m.meta["restorer"] == "generative"
     assert L.model_brisque_weight(m.meta) == 0.3 and "--brisque-weight 0.3" in m.meta["command"]
-    old = shipped_model("generative-3")  # files with id 7 keep the model they were written with
+    sha3 = hashlib.sha256((weights / "restorer-generative-3.safetensors").read_bytes()).hexdigest()
+    v3b = shipped_model("generative-3b")  # files with id 8 keep v3 and the model they were written with
+    assert v3b is not None and L.model_brisque_weight(v3b.meta) == 0.3
+    assert v3b.meta["restorer_weights_sha256"] == sha3 and v3b.heads["strength"].hi == 0.5
+    old = shipped_model("generative-3")  # files with id 7 too
     assert old is not None and L.model_brisque_weight(old.meta) == 0.1
-    assert old.meta["restorer_weights_sha256"] == sha.hexdigest() and old.heads["strength"].hi == 0.5
+    assert old.meta["restorer_weights_sha256"] == sha3 and old.heads["strength"].hi == 0.5
 
 
 def test_blend() -> None:

@@ -134,10 +134,12 @@ def test_missing_or_wrong_weights(tmp_path: Path) -> None:
 
 
 def test_registered_as_default_with_frozen_id() -> None:
-    from sggic.restore.generative import (WEIGHTS_FILE, WEIGHTS_FILE_V1, WEIGHTS_FILE_V2, GenerativeRestorerV1,
-                                          GenerativeRestorerV2, GenerativeRestorerV3)
+    from sggic.restore.generative import (WEIGHTS_FILE, WEIGHTS_FILE_V1, WEIGHTS_FILE_V2, WEIGHTS_FILE_V3,
+                                          GenerativeRestorerV1, GenerativeRestorerV2, GenerativeRestorerV3,
+                                          GenerativeRestorerV3b)
 
-    assert registry.restorer_id("generative") == 8  # v3 with the adaptive target of issue 10
+    assert registry.restorer_id("generative") == 9  # v4: v3's recipe, trained on a CPU (reproducible)
+    assert registry.restorer_id("generative-3b") == 8  # v3 with the adaptive target of issue 10
     assert registry.restorer_id("generative-3") == 7  # v3 with its first adaptive model
     assert registry.restorer_id("generative-2") == 6  # v2 keeps its id and weights
     assert registry.restorer_id("generative-1") == 4  # v1 too
@@ -150,8 +152,11 @@ def test_registered_as_default_with_frozen_id() -> None:
     assert v2.weights.name == WEIGHTS_FILE_V2 == "restorer-generative-2.safetensors"
     v3 = registry.restorer_by_id(7)
     assert isinstance(v3, GenerativeRestorerV3) and v3.name == "generative-3"
-    assert v3.weights.name == WEIGHTS_FILE == "restorer-generative-3.safetensors"
-    assert registry.restorer_by_id(8).weights == v3.weights  # same network; only the adaptive model differs
+    assert v3.weights.name == WEIGHTS_FILE_V3 == "restorer-generative-3.safetensors"
+    v3b = registry.restorer_by_id(8)
+    assert type(v3b) is GenerativeRestorerV3b and v3b.name == "generative-3b"
+    assert v3b.weights == v3.weights  # same network; only the adaptive model differs
+    assert registry.restorer_by_id(9).weights.name == WEIGHTS_FILE == "restorer-generative-4.safetensors"
     assert registry.restorer_name(3) == "fitted"  # old files keep their restorer
 
 

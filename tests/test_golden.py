@@ -45,7 +45,7 @@ CASES: dict[str, tuple[str, float, str | None]] = {
     "vvc-generative-2": ("vvc", 0.3, "generative-2"),  # v2 of generative (id 6; the default when written)
     "vvc-packed": ("vvc", 0.15, "generative-2"),  # a packed quality (qp + chroma offset, docs/codecs.md)
     "vvc-generative-3": ("vvc", 0.3, "generative-3"),  # v3 with its first adaptive model (id 7; the default when written)
-    "vvc-default": ("vvc", 0.3, None),  # the default restorer (generative v3, id 8)
+    "vvc-default": ("vvc", 0.3, None),  # the default restorer (generative v4, id 9)
     "vvc-adaptive": ("vvc", 0.05, None),  # big enough for the adaptive stage's features (SIZES)
 }
 # Image size per case (default 96x128); the adaptive stage needs a base of at least 96x96.
@@ -54,7 +54,9 @@ SIZES: dict[str, tuple[int, int]] = {"vvc-adaptive": (224, 240)}
 
 # Decode only: files an older encoder wrote (the keys are the cases they were written as).
 # VVC with libvvenc's QPA on, the default until issue 13 switched it off; regeneration keeps them.
-DECODE_ONLY = ("vvc-qpa", "vvc-fitted-qpa", "vvc-generative-qpa", "vvc-packed-qpa")
+DECODE_ONLY = ("vvc-qpa", "vvc-fitted-qpa", "vvc-generative-qpa", "vvc-packed-qpa",
+               # "vvc-default" and "vvc-adaptive" as the default wrote them before v4 (generative-3b, id 8)
+               "vvc-default-3b", "vvc-adaptive-3b")
 
 
 @pytest.fixture(scope="module")

@@ -50,7 +50,8 @@ from sggic.restore.realesrgan import _import_ncnn  # the one lazy ncnn import (R
 from sggic.restore.tiling import as_rgb_u8, tiled_upscale
 
 VVC_CODEC_ID = 1
-WEIGHTS_FILE = "restorer-generative-3.safetensors"  # "generative" (header id 7), the default
+WEIGHTS_FILE = "restorer-generative-4.safetensors"  # "generative" (header id 9), the default
+WEIGHTS_FILE_V3 = "restorer-generative-3.safetensors"  # "generative-3" (id 7) and "generative-3b" (id 8)
 WEIGHTS_FILE_V2 = "restorer-generative-2.safetensors"  # "generative-2" (header id 6): files written before v3
 WEIGHTS_FILE_V1 = "restorer-generative.safetensors"  # "generative-1" (header id 4): files written before v2
 DEFAULT_TILE = 256  # base pixels: a 512x512 image's base is one tile
@@ -197,10 +198,12 @@ class GenerativeRestorer(CPUThreadsRestorer):
     tiling in base pixels. ``weights``: path to the safetensors file (default: this
     class's shipped file, ``weights_file``).
 
-    ``generative`` (header id 8) is v3: v2 fine-tuned on a GPU with the teacher on every
-    base and a strength-weighted adversarial term, with the adaptive model whose target
-    weighs BRISQUE by 0.3 (docs/adapt.md). :class:`GenerativeRestorerV3` (``generative-3``,
-    id 7: the same weights, the first v3 adaptive model), :class:`GenerativeRestorerV2`
+    ``generative`` (header id 9) is v4: v3's recipe (v2 fine-tuned with the teacher on every
+    base and a strength-weighted adversarial term) trained on a CPU, where the documented
+    command reproduces the weights bit for bit, with the adaptive model whose target weighs
+    BRISQUE by 0.3 (docs/adapt.md). :class:`GenerativeRestorerV3b` (``generative-3b``, id 8:
+    v3's GPU-trained weights and their 0.3 model), :class:`GenerativeRestorerV3`
+    (``generative-3``, id 7: v3's weights, its first adaptive model), :class:`GenerativeRestorerV2`
     (``generative-2``, id 6: QPA-off bases, band-split loss) and :class:`GenerativeRestorerV1`
     (``generative-1``, id 4) keep their weights, so files that name those ids decode to
     the same pixels as before (docs/restorer-generative.md).
@@ -278,8 +281,17 @@ class GenerativeRestorer(CPUThreadsRestorer):
                              tile=self.tile, overlap=self.overlap)
 
 
-class GenerativeRestorerV3(GenerativeRestorer):
-    """``generative-3`` (header id 7): v3's weights, as ``generative``; a separate name and id
+class GenerativeRestorerV3b(GenerativeRestorer):
+    """``generative-3b`` (header id 8): v3's weights (v2 fine-tuned on a GPU) with the adaptive
+    model whose target weighs BRISQUE by 0.3 (``adapt-generative-3b.safetensors``); the
+    default for files written before v4, which decode to the same pixels."""
+
+    name = "generative-3b"
+    weights_file = WEIGHTS_FILE_V3
+
+
+class GenerativeRestorerV3(GenerativeRestorerV3b):
+    """``generative-3`` (header id 7): v3's weights, as ``generative-3b``; a separate name and id
     only because the adaptive stage keeps the model it had when these files were written
     (``adapt-generative-3.safetensors``, target SSIMULACRA2 - 0.1 BRISQUE), so they decode to
     the same pixels."""

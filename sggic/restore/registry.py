@@ -31,12 +31,14 @@ RESTORERS: Registry[Entry] = Registry("restorer", (
           "v2 of generative (files written before v3): distilled from Real-ESRGAN without adversarial term (ncnn, CPU)"),
     Entry("generative-3", 7, "sggic.restore.generative:GenerativeRestorerV3",
           "v3 of generative with its first adaptive model (files written before the adaptive target changed)"),
-    Entry("generative", 8, "sggic.restore.generative:GenerativeRestorer",
+    Entry("generative-3b", 8, "sggic.restore.generative:GenerativeRestorerV3b",
+          "v3 of generative with its second adaptive model (files written before v4)"),
+    Entry("generative", 9, "sggic.restore.generative:GenerativeRestorer",
           "compact CNN distilled from Real-ESRGAN with an adversarial term, qp- and strength-conditioned (ncnn, CPU)"),
 ))
 
 # What header id 0 ("the decoder's default") means.
-DEFAULT_RESTORER = "generative"  # v3 (id 8): fitted's fidelity plus generated texture, fast (docs/restorer-generative.md)
+DEFAULT_RESTORER = "generative"  # v4 (id 9): fitted's fidelity plus generated texture, fast (docs/restorer-generative.md)
 
 RESTORER_NAMES: tuple[str, ...] = RESTORERS.available_names
 # Ids promised to work that is not in this version yet; never hand them to anything else.
