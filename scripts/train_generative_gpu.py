@@ -251,7 +251,7 @@ def cmd_holdout(args: argparse.Namespace) -> int:
               "(PSNR / SSIMULACRA2 / BRISQUE), hold-out means")
         for row in json.loads(meta["strength_calibration"]):
             d = [row[m] - row[f"bic_{m}"] for m in ("psnr", "ssimulacra2", "brisque")]
-            print(f"  s = {row['strength']:<5g} {d[0]:+.2f} / {d[1]:+.2f} / {d[2]:+.1f}")
+            print(f"  s = {row['strength']:<6g} {d[0]:+.2f} / {d[1]:+.2f} / {d[2]:+.1f}")
     return 0
 
 

@@ -110,7 +110,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     d.add_argument("--strength", type=float, default=None,
                    help="perception/fidelity knob in [0, 1] for restorers that have one "
                         "(0 faithful, 1 most texture; default: chosen per image up to the restorer's calibrated "
-                        "default, 0.5 for generative; above it a regular GAN texture can appear; docs/adapt.md)")
+                        "default, 0.4375 for generative; above it a regular GAN texture can appear; docs/adapt.md)")
     d.add_argument("--steps", type=int, default=None, help="diffusion steps in [2, 80] (default: chosen per image)")
     d.add_argument("--cfg", type=float, default=None, help="guidance scale in [0, 10] (default: chosen per image)")
     d.add_argument("--fixed", action="store_true",

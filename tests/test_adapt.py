@@ -25,7 +25,7 @@ from sggic.restore.base import RestoreContext, Restorer
 from sggic.restore.bicubic import bicubic_2x
 from sggic.semantics.schema import Semantics
 
-V4_DEFAULT = 0.5  # generative v4's calibrated default strength (export's hold-out rule, metadata)
+V4_DEFAULT = 0.4375  # generative v4's calibrated default strength (export's hold-out rule on a 1/16 grid, metadata)
 
 
 def _constant_model(names: tuple[str, ...], heads: dict[str, tuple[float, float, float]]) -> AdaptModel:

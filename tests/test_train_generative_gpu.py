@@ -96,7 +96,7 @@ def test_holdout_prints_the_recorded_table(tmp_path: Path) -> None:
                                     capture_output=True, text=True, timeout=60)
     r = run("e.safetensors")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[1:] == ["  s = 0     +0.00 / +0.00 / +0.0", "  s = 0.5   -0.50 / -2.00 / -10.0"]
+    assert r.stdout.splitlines()[1:] == ["  s = 0      +0.00 / +0.00 / +0.0", "  s = 0.5    -0.50 / -2.00 / -10.0"]
     assert "default strength 0.5" in r.stdout
     r = run("ckpt.safetensors")
     assert r.returncode == 1 and "no strength_calibration" in r.stderr and "Traceback" not in r.stderr

@@ -199,9 +199,10 @@ class GenerativeRestorer(CPUThreadsRestorer):
     class's shipped file, ``weights_file``).
 
     ``generative`` (header id 9) is v4: v3's recipe (v2 fine-tuned with the teacher on every
-    base and a strength-weighted adversarial term) trained on a CPU, where the documented
-    command reproduces the weights bit for bit, with the adaptive model whose target weighs
-    BRISQUE by 0.3 (docs/adapt.md). :class:`GenerativeRestorerV3b` (``generative-3b``, id 8:
+    base and a strength-weighted adversarial term) with the adversarial weight 0.1 instead
+    of 0.03, trained on a CPU, where the documented command reproduces the weights bit for
+    bit; default strength 0.4375; with the adaptive model whose target weighs BRISQUE by 0.3
+    (docs/adapt.md). :class:`GenerativeRestorerV3b` (``generative-3b``, id 8:
     v3's GPU-trained weights and their 0.3 model), :class:`GenerativeRestorerV3`
     (``generative-3``, id 7: v3's weights, its first adaptive model), :class:`GenerativeRestorerV2`
     (``generative-2``, id 6: QPA-off bases, band-split loss) and :class:`GenerativeRestorerV1`
