@@ -533,13 +533,14 @@ def export_calibrated(state: dict[str, np.ndarray], meta: dict[str, Any], val: d
                       export: Path, *, qps: tuple[int, ...], strengths: tuple[float, ...], max_psnr_loss: float,
                       max_ssimulacra2_loss: float, log: Callable[[str], None] = print) -> float:
     """Score ``state`` on the hold-out ``val`` at ``strengths`` (shipped decode path), choose the
-    default strength (:func:`choose_strength`) and write the weights with ``meta`` to ``export``."""
-    from safetensors.numpy import save_file
+    default strength (:func:`choose_strength`) and write the weights with ``meta`` to ``export``
+    (:func:`~sggic.training.canonical.save_canonical`: the same content gives the same bytes)."""
+    from .canonical import save_canonical
 
     enc = lambda m: {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in m.items()}  # noqa: E731
     export.parent.mkdir(parents=True, exist_ok=True)
     tmp = export.with_name(export.name + ".candidate")
-    save_file(state, str(tmp), metadata=enc({**meta, "default_strength": "0.5"}))
+    save_canonical(state, str(tmp), metadata=enc({**meta, "default_strength": "0.5"}))
     try:
         rows = evaluate_strengths(tmp, val, qps=qps, strengths=strengths, log=log)
     finally:
@@ -547,6 +548,6 @@ def export_calibrated(state: dict[str, np.ndarray], meta: dict[str, Any], val: d
     strength = choose_strength(rows, max_psnr_loss, max_ssimulacra2_loss)
     log(f"default strength {strength}")
     meta.update(default_strength=str(strength), strength_calibration=rows)
-    save_file(state, str(export), metadata=enc(meta))
+    save_canonical(state, str(export), metadata=enc(meta))
     log(f"exported {export}")
     return strength
