@@ -50,3 +50,29 @@ def test_refuses_what_safetensors_cannot_hold(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="complex64"):
         save_canonical({"a": np.zeros(2, np.complex64)}, tmp_path / "x.safetensors")
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_export_writes_the_same_bytes_for_the_same_content(tmp_path: Path) -> None:
+    """export_calibrated (the training scripts' last step) through the shipped decode path:
+    metadata given in another order gives the same file, which the restorer loads."""
+    import sggic
+    from safetensors.numpy import load_file
+
+    from sggic.restore.generative import GenerativeRestorer
+    from sggic.training.distill import export_calibrated
+
+    state = load_file(str(Path(sggic.__file__).parent / "weights/restorer-generative-4.safetensors"))
+    rng = np.random.default_rng(0)
+    orig = rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)
+    base = orig.reshape(48, 2, 48, 2, 3).mean(axis=(1, 3)).astype(np.uint8)
+    val = {"v": {"orig": orig, "bases": base[None], "qps": np.array([48])}}
+    meta = {"config": {"channels": 48, "blocks": 6, "cond_hidden": 32}, "device": "cpu", "steps": 3}
+    outs = []
+    for i, m in enumerate((meta, dict(reversed(list(meta.items()))))):
+        out = tmp_path / f"e{i}.safetensors"
+        s = export_calibrated(state, dict(m), val, out, qps=(48,), strengths=(0.0, 0.5), max_psnr_loss=0.4,
+                              max_ssimulacra2_loss=1.5, log=lambda _: None)
+        outs.append(out.read_bytes())
+        assert s in (0.0, 0.5) and GenerativeRestorer(weights=out).default_strength == s
+    assert outs[0] == outs[1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e0.safetensors", "e1.safetensors"]  # no candidate left
