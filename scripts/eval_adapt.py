@@ -36,14 +36,32 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _score(sample, s: float) -> tuple[float, float]:
+def _score(sample, s: float, restorer: str) -> tuple[float, float]:
+    """SSIMULACRA2 and BRISQUE of ``sample`` restored at exactly ``s``: the cached scores on
+    the grid; off the grid the stand-in's blend, or for a real restorer a fresh restore of
+    the sample's base (as the decoder would run it), never the nearest grid point."""
     from sggic.metrics.registry import get_metric
+    from sggic.restore.base import RestoreContext
 
     key = round(float(s), 1)
     if abs(key - s) < 1e-9 and key in sample.scores:
         return sample.scores[key]
-    img = sample.output(s)
+    if sample.ends is not None:
+        img = sample.output(s)
+    else:
+        img = _restorer(restorer).restore(sample.base, RestoreContext(sample.codec_id, sample.quality, strength=s))
     return get_metric("ssimulacra2")(sample.original, img), get_metric("brisque")(img)
+
+
+_RESTORERS: dict = {}
+
+
+def _restorer(name: str):  # one instance per name: the network loads once
+    from sggic.restore.registry import get_restorer
+
+    if name not in _RESTORERS:
+        _RESTORERS[name] = get_restorer(name)
+    return _RESTORERS[name]
 
 
 def evaluate(restorer: str, model_file: Path | None, cache: Path, rates: tuple[float, ...], crop: int) -> dict:
@@ -67,7 +85,7 @@ def evaluate(restorer: str, model_file: Path | None, cache: Path, rates: tuple[f
     for smp, p, o in zip(dev, pred, oracle):
         row = {"sample": smp.key.stem, "rate": smp.key.rate, "bpp": smp.bpp, "strength_adaptive": p}
         for name, s in (("adaptive", p), ("fixed", fixed), ("s0", 0.0), ("s1", 1.0), ("oracle", float(o))):
-            ss2, brq = _score(smp, s)
+            ss2, brq = _score(smp, s, restorer)
             row[name] = {"strength": s, "ssimulacra2": ss2, "brisque": brq, "target": L.target(ss2, brq, w)}
         rows.append(row)
     return {"restorer": restorer, "model_command": model.meta.get("command"), "best_fixed_strength": fixed, "brisque_weight": w, "crop": crop,

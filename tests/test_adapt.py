@@ -361,3 +361,34 @@ def test_whole_picture_crop_covers_the_base() -> None:
 
     assert L.CROPS[L.WHOLE] == (0, 0, 256)
     assert all(y + n <= 256 and x + n <= 256 for y, x, n in L.CROPS.values())
+
+
+def test_off_grid_strengths_are_restored_not_rounded() -> None:
+    """A cached sample answers only its grid strengths; scripts/eval_adapt.py restores the
+    base at an off-grid strength (what the decoder runs) instead of using the nearest one."""
+    import importlib.util
+
+    from sggic.adapt import labels as L
+    from sggic.errors import InputError
+    from sggic.restore.base import RestoreContext
+    from sggic.restore.registry import get_restorer
+
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    orig = np.repeat(np.repeat(base, 2, axis=0), 2, axis=1)
+    r = get_restorer("generative")
+    out4 = r.restore(base, RestoreContext(1, 1200, strength=0.4))
+    smp = L.Sample(L.SampleKey("p", 2, 0.03), orig, base, base, 0.03, 1, 1200, None, {0.4: out4}, {0.4: (1.0, 2.0)})
+    assert smp.output(0.4) is out4
+    with pytest.raises(InputError, match="not on the cached grid"):
+        smp.output(0.41)
+    spec = importlib.util.spec_from_file_location("eval_adapt", Path(__file__).parent.parent / "scripts/eval_adapt.py")
+    ev = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ev)  # type: ignore[union-attr]
+    assert ev._score(smp, 0.4, "generative") == (1.0, 2.0)  # cached
+    exact = ev._score(smp, 0.4375, "generative")
+    from sggic.metrics.registry import get_metric
+
+    img = r.restore(base, RestoreContext(1, 1200, strength=0.4375))
+    assert exact == (get_metric("ssimulacra2")(orig, img), get_metric("brisque")(img))
+    assert not np.array_equal(img, out4)

@@ -115,7 +115,7 @@ class Sample:
         if self.ends is not None:
             return blend(self.ends[0], self.ends[1], strength)
         s = round(float(strength), 1)
-        if s not in self.outputs:
+        if abs(s - float(strength)) > 1e-9 or s not in self.outputs:  # no silent rounding to the grid
             raise InputError(f"strength {strength} is not on the cached grid for {self.key.stem}")
         return self.outputs[s]
 
