@@ -36,10 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _score(sample, s: float, restorer: str) -> tuple[float, float]:
+def _score(sample, s: float, restorer) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     """SSIMULACRA2 and BRISQUE of ``sample`` restored at exactly ``s``: the cached scores on
-    the grid; off the grid the stand-in's blend, or for a real restorer a fresh restore of
-    the sample's base (as the decoder would run it), never the nearest grid point."""
+    the grid; off the grid the stand-in's blend, or a fresh restore of the sample's base by
+    ``restorer`` (as the decoder would run it), never the nearest grid point."""
     from sggic.metrics.registry import get_metric
     from sggic.restore.base import RestoreContext
 
@@ -49,26 +49,17 @@ def _score(sample, s: float, restorer: str) -> tuple[float, float]:
     if sample.ends is not None:
         img = sample.output(s)
     else:
-        img = _restorer(restorer).restore(sample.base, RestoreContext(sample.codec_id, sample.quality, strength=s))
+        img = restorer.restore(sample.base, RestoreContext(sample.codec_id, sample.quality, strength=s))
     return get_metric("ssimulacra2")(sample.original, img), get_metric("brisque")(img)
-
-
-_RESTORERS: dict = {}
-
-
-def _restorer(name: str):  # one instance per name: the network loads once
-    from sggic.restore.registry import get_restorer
-
-    if name not in _RESTORERS:
-        _RESTORERS[name] = get_restorer(name)
-    return _RESTORERS[name]
 
 
 def evaluate(restorer: str, model_file: Path | None, cache: Path, rates: tuple[float, ...], crop: int) -> dict:
     from sggic.adapt import labels as L
     from sggic.adapt.adaptive import model_path
     from sggic.adapt.mlp import load_model
+    from sggic.adapt.standin import NAME
     from sggic.adapt.train import best_fixed_strength, best_strengths, sample_features
+    from sggic.restore.registry import get_restorer
 
     model = load_model(model_file or model_path(restorer))
     train_stems = set(model.meta["samples"])
@@ -79,13 +70,14 @@ def evaluate(restorer: str, model_file: Path | None, cache: Path, rates: tuple[f
     fixed = best_fixed_strength(train, top, w)
     dev = L.prepare(L.keys_for("dev", (crop,), rates), restorer, cache, log=lambda m: print(m, file=sys.stderr))
     feats = sample_features(dev, model.features)
+    rest = None if restorer == NAME else get_restorer(restorer)  # restores off-grid picks (loads once)
     pred = [float(np.clip(model.predict(dict(zip(model.features, r)))["strength"], 0, top)) for r in feats]
     oracle = best_strengths(dev, top, w)
     rows = []
     for smp, p, o in zip(dev, pred, oracle):
         row = {"sample": smp.key.stem, "rate": smp.key.rate, "bpp": smp.bpp, "strength_adaptive": p}
         for name, s in (("adaptive", p), ("fixed", fixed), ("s0", 0.0), ("s1", 1.0), ("oracle", float(o))):
-            ss2, brq = _score(smp, s, restorer)
+            ss2, brq = _score(smp, s, rest)
             row[name] = {"strength": s, "ssimulacra2": ss2, "brisque": brq, "target": L.target(ss2, brq, w)}
         rows.append(row)
     return {"restorer": restorer, "model_command": model.meta.get("command"), "best_fixed_strength": fixed, "brisque_weight": w, "crop": crop,

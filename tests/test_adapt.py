@@ -385,8 +385,8 @@ def test_off_grid_strengths_are_restored_not_rounded() -> None:
     spec = importlib.util.spec_from_file_location("eval_adapt", Path(__file__).parent.parent / "scripts/eval_adapt.py")
     ev = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ev)  # type: ignore[union-attr]
-    assert ev._score(smp, 0.4, "generative") == (1.0, 2.0)  # cached
-    exact = ev._score(smp, 0.4375, "generative")
+    assert ev._score(smp, 0.4, r) == (1.0, 2.0)  # cached
+    exact = ev._score(smp, 0.4375, r)
     from sggic.metrics.registry import get_metric
 
     img = r.restore(base, RestoreContext(1, 1200, strength=0.4375))
